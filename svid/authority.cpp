@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: Apache-2.0
+// CA rotation state machine and snapshot publication.
+#include "svid/authority.h"
+
+#include <algorithm>
+
+#include "common/file_io.h"
+#include "common/log.h"
+#include "svid/ca_certificate.h"
+#include "svid/jwk.h"
+#include "svid/x509_fields.h"
+
+namespace lanyard::svid {
+namespace {
+
+SysTime slotNotBefore(const CaSlot& s) { return x509fields::notBefore(s.cert.get()); }
+SysTime slotNotAfter(const CaSlot& s) { return x509fields::notAfter(s.cert.get()); }
+
+// Rotation thresholds as fractions of a CA's lifetime (DESIGN.md §3): the next CA is in the
+// bundle from half-life on, and signs from the last sixth on, so relying parties see it at
+// least a third of a lifetime before the first SVID it signs.
+SysTime prepareAt(const CaSlot& s) {
+  return slotNotBefore(s) + (slotNotAfter(s) - slotNotBefore(s)) / 2;
+}
+SysTime activateAt(const CaSlot& s) {
+  return slotNotAfter(s) - (slotNotAfter(s) - slotNotBefore(s)) / 6;
+}
+
+}  // namespace
+
+const char* upstreamModeName(UpstreamMode m) {
+  return m == UpstreamMode::Disk ? "disk" : "self_signed";
+}
+
+Result<std::unique_ptr<Authority>> Authority::create(AuthorityConfig config, const Clock& clock) {
+  if (config.caTtl < Seconds(60)) {
+    return fail(Code::InvalidArgument, "configuring authority: ca_ttl must be at least 1m");
+  }
+  LANYARD_TRY_VOID(fileio::makeDirs(config.dataDir, 0700));
+  AuthorityStore store(config.dataDir, config.trustDomain, upstreamModeName(config.upstream));
+  std::unique_ptr<Authority> a(new Authority(std::move(config), clock, std::move(store)));
+  if (a->config_.upstream == UpstreamMode::Disk) {
+    LANYARD_TRY_VOID(a->loadUpstream());
+  }
+  LANYARD_TRY(auto loaded, a->store_.load());
+  if (loaded) {
+    a->state_ = std::move(*loaded);
+    if (a->config_.upstream == UpstreamMode::Disk) {
+      for (const auto& s : a->state_.slots) {
+        if (X509_check_issued(a->upstream_.cert.get(), s.cert.get()) != X509_V_OK ||
+            X509_verify(s.cert.get(), a->upstream_.key.get()) != 1) {
+          return fail(Code::FailedPrecondition,
+                      "loading CA state from " + a->store_.manifestPath() + ": CA " +
+                          std::to_string(s.id) +
+                          " was not issued by the configured upstream CA (was the upstream "
+                          "changed? move the data directory aside to start over)");
+        }
+      }
+    }
+  }
+  auto changed = a->advance(clock.now());
+  if (!changed) {
+    return fail(changed.error());
+  }
+  if (!*changed) {
+    LANYARD_TRY(a->snapshot_, a->buildSnapshot());
+  }
+  return a;
+}
+
+Result<void> Authority::loadUpstream() {
+  const std::string& certFile = config_.upstreamCertFile;
+  const std::string& keyFile = config_.upstreamKeyFile;
+  if (certFile.empty() || keyFile.empty()) {
+    return fail(Code::InvalidArgument,
+                "configuring disk upstream: authority.disk needs cert_file and key_file");
+  }
+  auto doing = [&](const std::string& file) { return "loading upstream CA from " + file; };
+  LANYARD_TRY(std::string certText, fileio::read(certFile));
+  auto chain = parsePemCertificates(certText);
+  if (!chain) {
+    return fail(chain.error().wrap(doing(certFile)));
+  }
+  auto keyText = fileio::readSecret(keyFile);
+  if (!keyText) {
+    return fail(keyText.error().wrap(doing(keyFile)));
+  }
+  auto key = privateKeyFromPem(*keyText);
+  OPENSSL_cleanse(keyText->data(), keyText->size());
+  if (!key) {
+    return fail(key.error().wrap(doing(keyFile)));
+  }
+  X509* cert = (*chain)[0].get();
+  if (!keyMatchesCertificate(cert, key->get())) {
+    return fail(Code::InvalidArgument,
+                doing(keyFile) + ": key does not match the certificate in " + certFile);
+  }
+  if ((X509_get_extension_flags(cert) & EXFLAG_CA) == 0 ||
+      (X509_get_key_usage(cert) & X509v3_KU_KEY_CERT_SIGN) == 0) {
+    return fail(Code::InvalidArgument,
+                doing(certFile) + ": certificate is not a CA with the keyCertSign key usage");
+  }
+  for (auto& c : *chain) {
+    if (isSelfSigned(c.get())) {
+      upstream_.roots.push_back(ossl::upRef(c.get()));
+    } else if (c.get() != cert) {
+      upstream_.intermediates.push_back(ossl::upRef(c.get()));
+    }
+  }
+  if (!config_.upstreamBundleFile.empty()) {
+    LANYARD_TRY(std::string bundleText, fileio::read(config_.upstreamBundleFile));
+    auto roots = parsePemCertificates(bundleText);
+    if (!roots) {
+      return fail(roots.error().wrap(doing(config_.upstreamBundleFile)));
+    }
+    for (auto& r : *roots) {
+      upstream_.roots.push_back(std::move(r));
+    }
+  }
+  if (upstream_.roots.empty()) {
+    return fail(Code::InvalidArgument,
+                doing(certFile) + ": the chain does not end in a self-signed root; set "
+                                  "authority.disk.bundle_file to the upstream roots");
+  }
+  upstream_.cert = std::move((*chain)[0]);
+  upstream_.key = std::move(*key);
+  return {};
+}
+
+Result<CaSlot> Authority::newSlot(SysTime now) {
+  CaSlot slot;
+  slot.id = state_.nextSlotId++;
+  LANYARD_TRY(slot.key, generateKey(config_.caKeyType));
+  CaCertParams p{config_.trustDomain, now - Seconds(10), now + config_.caTtl,
+                 "lanyard ca " + std::to_string(slot.id), -1};
+  if (config_.upstream == UpstreamMode::Disk) {
+    LANYARD_TRY(slot.cert, makeCaCertificate(p, slot.key.get(), upstream_.cert.get(),
+                                             upstream_.key.get()));
+  } else {
+    LANYARD_TRY(slot.cert, makeCaCertificate(p, slot.key.get(), nullptr, slot.key.get()));
+  }
+  LANYARD_TRY(slot.jwtKey, generateKey(config_.jwtKeyType));
+  LANYARD_TRY(slot.jwtKid, keyIdFor(slot.jwtKey.get()));
+  return slot;
+}
+
+const CaSlot* Authority::active() const {
+  for (const auto& s : state_.slots) {
+    if (s.state == SlotState::Active) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+Result<bool> Authority::advance(SysTime now) {
+  auto log = log::get("svid");
+  bool bundleChanged = false;
+  bool stateChanged = false;
+  auto expired = [&](const CaSlot& s) { return slotNotAfter(s) <= now; };
+  for (const auto& s : state_.slots) {
+    if (expired(s)) {
+      log->info("CA {} ({}) expired; removing it from the bundle", s.id, slotStateName(s.state));
+    }
+  }
+  size_t before = state_.slots.size();
+  std::erase_if(state_.slots, expired);
+  bundleChanged |= state_.slots.size() != before;
+
+  auto findState = [&](SlotState st) -> CaSlot* {
+    for (auto& s : state_.slots) {
+      if (s.state == st) {
+        return &s;
+      }
+    }
+    return nullptr;
+  };
+  if (findState(SlotState::Active) == nullptr) {
+    if (CaSlot* p = findState(SlotState::Prepared)) {
+      p->state = SlotState::Active;
+      stateChanged = true;
+    } else {
+      LANYARD_TRY(CaSlot s, newSlot(now));
+      s.state = SlotState::Active;
+      log->info("created CA {} for {} (upstream {})", s.id, config_.trustDomain.name(),
+                upstreamModeName(config_.upstream));
+      state_.slots.push_back(std::move(s));
+      bundleChanged = true;
+    }
+  }
+  CaSlot* act = findState(SlotState::Active);
+  if (findState(SlotState::Prepared) == nullptr && now >= prepareAt(*act)) {
+    LANYARD_TRY(CaSlot s, newSlot(now));
+    log->info("prepared CA {}: published in the bundle, signing from {}", s.id,
+              unixSeconds(activateAt(*act)));
+    s.state = SlotState::Prepared;
+    state_.slots.push_back(std::move(s));
+    act = findState(SlotState::Active);  // push_back may have moved the slots
+    bundleChanged = true;
+  }
+  if (CaSlot* p = findState(SlotState::Prepared); p != nullptr && now >= activateAt(*act)) {
+    log->info("activated CA {}; CA {} retired and kept in the bundle until it expires", p->id,
+              act->id);
+    act->state = SlotState::Retired;
+    p->state = SlotState::Active;
+    stateChanged = true;
+  }
+  if (!bundleChanged && !stateChanged) {
+    return false;
+  }
+  if (bundleChanged) {
+    ++state_.sequence;  // BUNDLE-2: strictly increasing, changed on every content change
+  }
+  LANYARD_TRY_VOID(store_.save(state_));
+  LANYARD_TRY(auto snap, buildSnapshot());
+  std::lock_guard lock(mu_);
+  snapshot_ = std::move(snap);
+  return true;
+}
+
+Result<std::shared_ptr<const AuthoritySnapshot>> Authority::buildSnapshot() const {
+  const CaSlot* act = active();
+  LANYARD_ASSERT(act != nullptr, "advance() always leaves an active CA");
+  auto snap = std::make_shared<AuthoritySnapshot>();
+  std::vector<ossl::UniquePtr<X509>> intermediates;
+  for (const auto& c : upstream_.intermediates) {
+    intermediates.push_back(ossl::upRef(c.get()));
+  }
+  LANYARD_TRY(snap->x509, X509SvidIssuer::create(ossl::upRef(act->cert.get()),
+                                                 ossl::upRef(act->key.get()),
+                                                 std::move(intermediates)));
+  LANYARD_TRY(JwtSigner signer,
+              JwtSigner::create(ossl::upRef(act->jwtKey.get()), act->jwtKid, config_.jwtRsaPss));
+  snap->jwt = std::make_shared<const JwtSigner>(std::move(signer));
+  auto bundle = std::make_shared<Bundle>(config_.trustDomain);
+  if (config_.upstream == UpstreamMode::Disk) {
+    for (const auto& r : upstream_.roots) {
+      LANYARD_TRY_VOID(bundle->addX509Authority(r.get()));
+    }
+  }
+  for (const auto& s : state_.slots) {
+    if (config_.upstream == UpstreamMode::SelfSigned) {
+      LANYARD_TRY_VOID(bundle->addX509Authority(s.cert.get()));
+    }
+    LANYARD_TRY_VOID(bundle->addJwtAuthority(s.jwtKid, s.jwtKey.get()));
+  }
+  bundle->setSequence(state_.sequence);
+  bundle->setRefreshHintSeconds(config_.refreshHint.count());
+  snap->bundle = std::move(bundle);
+  snap->activeNotAfter = slotNotAfter(*act);
+  return std::shared_ptr<const AuthoritySnapshot>(std::move(snap));
+}
+
+std::shared_ptr<const AuthoritySnapshot> Authority::current() const {
+  std::lock_guard lock(mu_);
+  return snapshot_;
+}
+
+Result<bool> Authority::rotate() { return advance(clock_.now()); }
+
+SysTime Authority::nextRotation() const {
+  SysTime next = SysTime::max();
+  const CaSlot* act = active();
+  bool prepared = false;
+  for (const auto& s : state_.slots) {
+    next = std::min(next, slotNotAfter(s));
+    prepared |= s.state == SlotState::Prepared;
+  }
+  if (act != nullptr) {
+    next = std::min(next, prepared ? activateAt(*act) : prepareAt(*act));
+  }
+  return next;
+}
+
+}  // namespace lanyard::svid

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+// Persistence of the CA state: manifest + per-slot certificate and key files.
+#include "svid/authority_store.h"
+
+#include <dirent.h>
+#include <openssl/crypto.h>
+
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file_io.h"
+#include "svid/bundle.h"
+#include "svid/ca_certificate.h"
+#include "svid/jwk.h"
+#include "svid/key.h"
+#include "svid/x509_svid.h"
+
+namespace lanyard::svid {
+namespace {
+
+constexpr int kManifestVersion = 1;
+
+Unexpected badFile(const std::string& path, const std::string& what) {
+  return fail(Code::DataLoss, "loading CA state from " + path + ": " + what);
+}
+
+// Reads a PEM key, wiping the text buffer afterwards (keys never linger in memory).
+Result<ossl::UniquePtr<EVP_PKEY>> readKey(const std::string& path) {
+  auto text = fileio::readSecret(path);
+  if (!text) {
+    Error e = std::move(text).error();
+    return fail(e.code == Code::NotFound ? Code::DataLoss : e.code,
+                "loading CA state: " + e.message);
+  }
+  auto key = privateKeyFromPem(*text);
+  OPENSSL_cleanse(text->data(), text->size());
+  if (!key) {
+    return badFile(path, "not a valid private key (corrupted or truncated)");
+  }
+  return key;
+}
+
+Result<SlotState> parseState(const std::string& s) {
+  for (SlotState st : {SlotState::Prepared, SlotState::Active, SlotState::Retired}) {
+    if (s == slotStateName(st)) {
+      return st;
+    }
+  }
+  return fail(Code::DataLoss, "unknown slot state \"" + s + "\"");
+}
+
+}  // namespace
+
+const char* slotStateName(SlotState s) {
+  switch (s) {
+    case SlotState::Prepared: return "prepared";
+    case SlotState::Active: return "active";
+    case SlotState::Retired: return "retired";
+  }
+  return "unknown";
+}
+
+AuthorityStore::AuthorityStore(std::string dataDir, TrustDomain td, std::string upstream)
+    : dir_(std::move(dataDir)),
+      manifest_(dir_ + "/authority.json"),
+      td_(std::move(td)),
+      upstream_(std::move(upstream)) {}
+
+std::string AuthorityStore::slotFile(const char* prefix, uint64_t id, const char* ext) const {
+  return dir_ + "/" + prefix + "-" + std::to_string(id) + ext;
+}
+
+Result<CaSlot> AuthorityStore::loadSlot(uint64_t id, const std::string& state,
+                                        const std::string& kid) const {
+  CaSlot slot;
+  slot.id = id;
+  auto st = parseState(state);
+  if (!st) {
+    return badFile(manifest_, "slot " + std::to_string(id) + ": " + st.error().message);
+  }
+  slot.state = *st;
+  std::string certPath = slotFile("ca", id, ".pem");
+  auto certText = fileio::read(certPath);
+  if (!certText) {
+    return badFile(certPath, certText.error().message);
+  }
+  auto certs = parsePemCertificates(*certText);
+  if (!certs || certs->size() != 1) {
+    return badFile(certPath, "not exactly one valid PEM certificate (corrupted or truncated)");
+  }
+  slot.cert = std::move((*certs)[0]);
+  auto id2 = spiffeIdFromCertificate(slot.cert.get());
+  if (!id2 || id2->trustDomain() != td_) {
+    return badFile(certPath, "certificate is not a CA of trust domain " + td_.name());
+  }
+  LANYARD_TRY(slot.key, readKey(slotFile("ca", id, ".key")));
+  if (!keyMatchesCertificate(slot.cert.get(), slot.key.get())) {
+    return badFile(slotFile("ca", id, ".key"), "key does not match certificate " + certPath);
+  }
+  LANYARD_TRY(slot.jwtKey, readKey(slotFile("jwt", id, ".key")));
+  auto realKid = keyIdFor(slot.jwtKey.get());
+  if (!realKid || *realKid != kid) {
+    return badFile(slotFile("jwt", id, ".key"),
+                   "key does not match the key ID " + kid + " recorded in " + manifest_);
+  }
+  slot.jwtKid = kid;
+  return slot;
+}
+
+Result<std::optional<AuthorityState>> AuthorityStore::load() const {
+  if (!fileio::exists(manifest_)) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.rfind("ca-", 0) == 0 && name.size() > 4 &&
+          name.compare(name.size() - 4, 4, ".key") == 0) {
+        return badFile(manifest_, "missing, but CA key " + entry.path().string() +
+                                      " exists; refusing to create a new root (restore the "
+                                      "file or move the data directory aside)");
+      }
+    }
+    return std::optional<AuthorityState>();
+  }
+  auto text = fileio::read(manifest_);
+  if (!text) {
+    return fail(Code::DataLoss, "loading CA state: " + text.error().message);
+  }
+  nlohmann::json m = nlohmann::json::parse(*text, nullptr, false);
+  if (m.is_discarded() || !m.is_object()) {
+    return badFile(manifest_, "not valid JSON (corrupted or truncated)");
+  }
+  AuthorityState state;
+  try {
+    if (m.at("version").get<int>() != kManifestVersion) {
+      return badFile(manifest_, "unsupported version " + m.at("version").dump());
+    }
+    std::string td = m.at("trust_domain").get<std::string>();
+    if (td != td_.name()) {
+      return badFile(manifest_, "belongs to trust domain " + td + ", but " + td_.name() +
+                                    " is configured");
+    }
+    std::string up = m.at("upstream").get<std::string>();
+    if (up != upstream_) {
+      return badFile(manifest_, "was created with upstream " + up + ", but " + upstream_ +
+                                    " is configured (changing it would change the bundle)");
+    }
+    state.sequence = m.at("sequence").get<uint64_t>();
+    state.nextSlotId = m.at("next_slot").get<uint64_t>();
+    for (const auto& s : m.at("slots")) {
+      uint64_t id = s.at("id").get<uint64_t>();
+      if (id >= state.nextSlotId) {
+        return badFile(manifest_, "slot id " + std::to_string(id) + " is not below next_slot");
+      }
+      LANYARD_TRY(CaSlot slot, loadSlot(id, s.at("state").get<std::string>(),
+                                        s.at("jwt_kid").get<std::string>()));
+      state.slots.push_back(std::move(slot));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return badFile(manifest_, std::string("malformed: ") + e.what());
+  }
+  return std::optional<AuthorityState>(std::move(state));
+}
+
+Result<void> AuthorityStore::save(const AuthorityState& state) const {
+  LANYARD_TRY_VOID(fileio::makeDirs(dir_, 0700));
+  nlohmann::json slots = nlohmann::json::array();
+  std::set<std::string> keep = {"authority.json"};
+  for (const auto& slot : state.slots) {
+    std::string cert = slotFile("ca", slot.id, ".pem");
+    std::string key = slotFile("ca", slot.id, ".key");
+    std::string jwt = slotFile("jwt", slot.id, ".key");
+    for (const auto& p : {cert, key, jwt}) {
+      keep.insert(std::filesystem::path(p).filename().string());
+    }
+    // Slot files never change once written: only new slots are written.
+    if (!fileio::exists(cert) || !fileio::exists(key) || !fileio::exists(jwt)) {
+      LANYARD_TRY(std::string certPem, certificateToPem(slot.cert.get()));
+      LANYARD_TRY(std::string keyPem, privateKeyToPem(slot.key.get()));
+      LANYARD_TRY(std::string jwtPem, privateKeyToPem(slot.jwtKey.get()));
+      auto r1 = fileio::writeAtomic(key, keyPem, 0600);
+      auto r2 = r1 ? fileio::writeAtomic(jwt, jwtPem, 0600) : Result<void>(Unexpected{r1.error()});
+      OPENSSL_cleanse(keyPem.data(), keyPem.size());
+      OPENSSL_cleanse(jwtPem.data(), jwtPem.size());
+      LANYARD_TRY_VOID(r2);
+      LANYARD_TRY_VOID(fileio::writeAtomic(cert, certPem, 0644));
+    }
+    slots.push_back({{"id", slot.id},
+                     {"state", slotStateName(slot.state)},
+                     {"jwt_kid", slot.jwtKid}});
+  }
+  nlohmann::json m = {{"version", kManifestVersion},      {"trust_domain", td_.name()},
+                      {"upstream", upstream_},            {"sequence", state.sequence},
+                      {"next_slot", state.nextSlotId},    {"slots", slots}};
+  LANYARD_TRY_VOID(fileio::writeAtomic(manifest_, m.dump(2) + "\n", 0600));
+  // Only after the manifest no longer names them: remove files of dropped slots.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    std::string name = entry.path().filename().string();
+    bool ours = name.rfind("ca-", 0) == 0 || name.rfind("jwt-", 0) == 0;
+    if (ours && keep.count(name) == 0 && name.find(".tmp.") == std::string::npos) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+  return {};
+}
+
+}  // namespace lanyard::svid

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// Authority: the daemon's signing chain, its rotation (prepared → active → retired) and the
+// trust bundle it implies (DESIGN.md §3).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/openssl.h"
+#include "common/result.h"
+#include "svid/authority_store.h"
+#include "svid/bundle.h"
+#include "svid/jwt_svid.h"
+#include "svid/key.h"
+#include "svid/spiffe_id.h"
+#include "svid/x509_svid.h"
+
+namespace lanyard::svid {
+
+enum class UpstreamMode { SelfSigned, Disk };
+
+/// "self_signed" / "disk".
+const char* upstreamModeName(UpstreamMode m);
+
+struct AuthorityConfig {
+  TrustDomain trustDomain;
+  /// CA state directory (created 0700 when missing).
+  std::string dataDir;
+  UpstreamMode upstream = UpstreamMode::SelfSigned;
+  /// Disk mode: the operator's upstream CA certificate (PEM; may be followed by its chain up to
+  /// the root) and key (PEM, mode 0600). `upstreamBundleFile` (optional) holds the roots when
+  /// the certificate chain does not end in a self-signed certificate.
+  std::string upstreamCertFile;
+  std::string upstreamKeyFile;
+  std::string upstreamBundleFile;
+  /// Lifetime of each CA generation (SPIRE default 24 h).
+  Seconds caTtl{24 * 3600};
+  KeyType caKeyType = KeyType::EcP256;
+  KeyType jwtKeyType = KeyType::EcP256;
+  /// Use PS256 rather than RS256 when the JWT key is RSA.
+  bool jwtRsaPss = false;
+  /// spiffe_refresh_hint of the published bundle (BUNDLE-3).
+  Seconds refreshHint{300};
+};
+
+/// What minting needs at one moment: the active signers and the bundle. Immutable; shared.
+struct AuthoritySnapshot {
+  std::shared_ptr<const X509SvidIssuer> x509;
+  std::shared_ptr<const JwtSigner> jwt;
+  std::shared_ptr<const Bundle> bundle;
+  /// notAfter of the active CA: no SVID may outlive it.
+  SysTime activeNotAfter;
+};
+
+/// Owns the CA generations and publishes an AuthoritySnapshot. rotate() is called by one
+/// owner thread (the daemon's io_context); current() may be called from any thread.
+class Authority {
+ public:
+  /// Loads the state from `config.dataDir`, or creates the first CA when there is none.
+  /// Brings the state up to date with `clock` (as rotate()) and persists it. Fails with the
+  /// store's error on bad state files; never replaces an existing root silently.
+  static Result<std::unique_ptr<Authority>> create(AuthorityConfig config, const Clock& clock);
+
+  /// The current snapshot. Thread-safe.
+  std::shared_ptr<const AuthoritySnapshot> current() const;
+
+  /// Advances rotation to `clock.now()`: drops expired generations, prepares the next CA at
+  /// half of the active CA's life (published in the bundle, not yet signing), activates it when
+  /// a sixth of the active CA's life is left (the old one is retired but stays in the bundle
+  /// until it expires). Every bundle change increments spiffe_sequence. Persists before
+  /// publishing. Returns true when the snapshot changed.
+  Result<bool> rotate();
+
+  /// The next moment rotate() has something to do.
+  SysTime nextRotation() const;
+
+  const AuthorityConfig& config() const { return config_; }
+
+ private:
+  struct Upstream {
+    ossl::UniquePtr<X509> cert;
+    ossl::UniquePtr<EVP_PKEY> key;
+    std::vector<ossl::UniquePtr<X509>> intermediates;  // after cert, toward the root
+    std::vector<ossl::UniquePtr<X509>> roots;
+  };
+
+  Authority(AuthorityConfig config, const Clock& clock, AuthorityStore store)
+      : config_(std::move(config)), clock_(clock), store_(std::move(store)) {}
+
+  Result<void> loadUpstream();
+  Result<CaSlot> newSlot(SysTime now);
+  Result<bool> advance(SysTime now);
+  Result<std::shared_ptr<const AuthoritySnapshot>> buildSnapshot() const;
+  const CaSlot* active() const;
+
+  const AuthorityConfig config_;
+  const Clock& clock_;
+  AuthorityStore store_;
+  Upstream upstream_;      // disk mode only
+  AuthorityState state_;   // owner thread only
+  mutable std::mutex mu_;  // guards snapshot_
+  std::shared_ptr<const AuthoritySnapshot> snapshot_;
+};
+
+}  // namespace lanyard::svid

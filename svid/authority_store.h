@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+// AuthorityStore: the CA state in the data directory, written atomically and reloaded on
+// restart so that a restart never changes the trust bundle (DESIGN.md §3).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/openssl.h"
+#include "common/result.h"
+#include "svid/spiffe_id.h"
+
+namespace lanyard::svid {
+
+/// Where a CA generation is in its life (DESIGN.md §3): published in the bundle before it
+/// signs anything, then signing, then kept in the bundle until its last SVID has expired.
+enum class SlotState { Prepared, Active, Retired };
+
+const char* slotStateName(SlotState s);
+
+/// One CA generation: an X.509 signing CA and a JWT signing key, rotated together.
+struct CaSlot {
+  uint64_t id = 0;
+  SlotState state = SlotState::Prepared;
+  ossl::UniquePtr<X509> cert;
+  ossl::UniquePtr<EVP_PKEY> key;
+  ossl::UniquePtr<EVP_PKEY> jwtKey;
+  std::string jwtKid;
+};
+
+/// Everything the store persists.
+struct AuthorityState {
+  uint64_t sequence = 0;   // spiffe_sequence of the current bundle (BUNDLE-2)
+  uint64_t nextSlotId = 1;
+  std::vector<CaSlot> slots;
+};
+
+/// Reads and writes `<data_dir>/authority.json` plus one certificate and two key files per
+/// slot (`ca-<id>.pem`, `ca-<id>.key`, `jwt-<id>.key`; keys 0600). Slot files are immutable
+/// once written; authority.json is the commit point, replaced atomically after the slot files
+/// it names are durable. Not thread-safe: one owner (the Authority).
+class AuthorityStore {
+ public:
+  AuthorityStore(std::string dataDir, TrustDomain td, std::string upstream);
+
+  /// Loads the state. nullopt when the directory holds no authority at all (first start).
+  /// Fails, naming the file and the problem, on a manifest that is corrupted, truncated or
+  /// from another trust domain or upstream mode; a referenced file that is missing, unreadable,
+  /// group/world-readable (keys), corrupted, or whose key does not match its certificate; and
+  /// on CA key files without a manifest (never silently replaced by a new root).
+  Result<std::optional<AuthorityState>> load() const;
+
+  /// Persists `state`: writes the files of slots not yet on disk, then the manifest, then
+  /// removes files of slots no longer present.
+  Result<void> save(const AuthorityState& state) const;
+
+  const std::string& manifestPath() const { return manifest_; }
+
+ private:
+  Result<CaSlot> loadSlot(uint64_t id, const std::string& state, const std::string& kid) const;
+  std::string slotFile(const char* prefix, uint64_t id, const char* ext) const;
+
+  std::string dir_;
+  std::string manifest_;
+  TrustDomain td_;
+  std::string upstream_;
+};
+
+}  // namespace lanyard::svid
