@@ -100,10 +100,12 @@ Result<void> Authority::loadUpstream() {
     return fail(Code::InvalidArgument,
                 doing(certFile) + ": certificate is not a CA with the keyCertSign key usage");
   }
+  // Served chains end before the root: the upstream certificate itself is part of them unless
+  // it is the root (X509-13).
   for (auto& c : *chain) {
     if (isSelfSigned(c.get())) {
       upstream_.roots.push_back(ossl::upRef(c.get()));
-    } else if (c.get() != cert) {
+    } else {
       upstream_.intermediates.push_back(ossl::upRef(c.get()));
     }
   }

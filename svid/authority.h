@@ -28,14 +28,14 @@ const char* upstreamModeName(UpstreamMode m);
 struct AuthorityConfig {
   TrustDomain trustDomain;
   /// CA state directory (created 0700 when missing).
-  std::string dataDir;
+  std::string dataDir{};
   UpstreamMode upstream = UpstreamMode::SelfSigned;
   /// Disk mode: the operator's upstream CA certificate (PEM; may be followed by its chain up to
   /// the root) and key (PEM, mode 0600). `upstreamBundleFile` (optional) holds the roots when
   /// the certificate chain does not end in a self-signed certificate.
-  std::string upstreamCertFile;
-  std::string upstreamKeyFile;
-  std::string upstreamBundleFile;
+  std::string upstreamCertFile{};
+  std::string upstreamKeyFile{};
+  std::string upstreamBundleFile{};
   /// Lifetime of each CA generation (SPIRE default 24 h).
   Seconds caTtl{24 * 3600};
   KeyType caKeyType = KeyType::EcP256;
@@ -83,7 +83,7 @@ class Authority {
   struct Upstream {
     ossl::UniquePtr<X509> cert;
     ossl::UniquePtr<EVP_PKEY> key;
-    std::vector<ossl::UniquePtr<X509>> intermediates;  // after cert, toward the root
+    std::vector<ossl::UniquePtr<X509>> intermediates;  // cert unless a root, then toward the root
     std::vector<ossl::UniquePtr<X509>> roots;
   };
 

@@ -46,8 +46,7 @@ Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_
   for (X509_EXTENSION* ext : {bc.get(), ku.get(), skiExt.get(), akiExt.get(), san.get()}) {
     LANYARD_TRY_VOID(f::addExtension(cert.get(), ext));
   }
-  LANYARD_TRY_VOID(f::sign(cert.get(), issuerKey));
-  return cert;
+  return f::signAndReparse(cert.get(), issuerKey);
 }
 
 bool isSelfSigned(X509* cert) {

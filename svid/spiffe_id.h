@@ -3,7 +3,6 @@
 #pragma once
 
 #include <compare>
-#include <functional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +35,7 @@ class TrustDomain {
   auto operator<=>(const TrustDomain&) const = default;
 
  private:
+  friend class SpiffeId;
   explicit TrustDomain(std::string name) : name_(std::move(name)) {}
   std::string name_;
 };

@@ -235,11 +235,22 @@ const EVP_MD* digestFor(const EVP_PKEY* signingKey) {
   return EVP_sha256();
 }
 
-Result<void> sign(X509* cert, EVP_PKEY* key) {
+Result<ossl::UniquePtr<X509>> signAndReparse(X509* cert, EVP_PKEY* key) {
   if (X509_sign(cert, key, digestFor(key)) <= 0) {
     return ossl::fail("signing certificate");
   }
-  return {};
+  unsigned char* der = nullptr;
+  int len = i2d_X509(cert, &der);
+  if (len <= 0) {
+    return ossl::fail("encoding certificate");
+  }
+  const unsigned char* p = der;
+  ossl::UniquePtr<X509> parsed(d2i_X509(nullptr, &p, len));
+  OPENSSL_free(der);
+  if (!parsed) {
+    return ossl::fail("re-reading signed certificate");
+  }
+  return parsed;
 }
 
 }  // namespace lanyard::svid::x509fields

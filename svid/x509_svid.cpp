@@ -154,7 +154,7 @@ Result<X509Svid> X509SvidIssuer::mint(const SpiffeId& id, const X509SvidParams& 
   }
   LANYARD_TRY_VOID(f::addExtension(cert.get(), skiExt.get()));
   LANYARD_TRY_VOID(f::addExtension(cert.get(), san.get()));
-  LANYARD_TRY_VOID(f::sign(cert.get(), caKey_.get()));
+  LANYARD_TRY(cert, f::signAndReparse(cert.get(), caKey_.get()));
 
   X509Svid svid{id, {}, std::move(key), notBefore, notAfter};
   svid.chain.reserve(1 + chainTail_.size());

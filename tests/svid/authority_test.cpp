@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tests for svid/authority.cpp: upstream modes, rotation prepared → active → retired, restart.
+#include "svid/authority.h"
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "common/file_io.h"
+#include "svid/ca_certificate.h"
+#include "svid/x509_fields.h"
+#include "support/temp_dir.h"
+#include "test_ca.h"
+
+namespace lanyard::svid {
+namespace {
+
+using testing::rawChain;
+using testing::sid;
+using testing::td;
+
+const SysTime kStart = fromUnixSeconds(1'800'000'000);
+constexpr Seconds kHour{3600};
+
+AuthorityConfig selfSigned(const std::string& dir) {
+  AuthorityConfig c{.trustDomain = td("example.org"), .dataDir = dir};
+  return c;
+}
+
+BundleMap mapOf(const AuthoritySnapshot& s) {
+  BundleMap m;
+  m[s.bundle->trustDomain()] = s.bundle;
+  return m;
+}
+
+std::string bundleDer(const Authority& a) { return a.current()->bundle->x509Der(); }
+
+TEST_CASE("a self-signed authority mints SVIDs that verify against its bundle",
+          "[svid][authority]") {
+  testing::TempDir dir;
+  FakeClock clock(kStart);
+  auto a = Authority::create(selfSigned(dir.path()), clock);
+  REQUIRE(a);
+  auto snap = (*a)->current();
+  CHECK(snap->bundle->x509Authorities().size() == 1);
+  CHECK(snap->bundle->jwtAuthorities().size() == 1);
+  CHECK(snap->bundle->sequence() == uint64_t{1});
+  auto svid = snap->x509->mint(sid("spiffe://example.org/w"), {}, clock.now());
+  REQUIRE(svid);
+  CHECK(svid->chain.size() == 1);
+  CHECK(verifyX509Svid(rawChain(*svid), mapOf(*snap), clock.now()));
+  auto jwt = mintJwtSvid(*snap->jwt, sid("spiffe://example.org/w"), {"aud"}, clock.now(),
+                         Seconds(300));
+  REQUIRE(jwt);
+  CHECK(validateJwtSvid(*jwt, mapOf(*snap), "aud", clock.now()));
+}
+
+TEST_CASE("state files are written atomically with keys at mode 0600", "[svid][authority]") {
+  testing::TempDir dir;
+  FakeClock clock(kStart);
+  REQUIRE(Authority::create(selfSigned(dir.path()), clock));
+  for (const char* f : {"ca-1.key", "jwt-1.key", "authority.json"}) {
+    struct stat st {};
+    REQUIRE(::stat(dir.file(f).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+  }
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
+  }
+}
+
+TEST_CASE("a restart reloads the same chain and bundle", "[svid][authority]") {
+  testing::TempDir dir;
+  FakeClock clock(kStart);
+  std::string der;
+  std::string jwks;
+  {
+    auto a = Authority::create(selfSigned(dir.path()), clock);
+    REQUIRE(a);
+    der = bundleDer(**a);
+    jwks = *(*a)->current()->bundle->toSpiffeJson();
+  }
+  clock.advance(kHour);
+  auto b = Authority::create(selfSigned(dir.path()), clock);
+  REQUIRE(b);
+  CHECK(bundleDer(**b) == der);
+  CHECK(*(*b)->current()->bundle->toSpiffeJson() == jwks);
+}
+
+TEST_CASE("rotation prepares, activates and retires CAs with the bundle overlapping",
+          "[svid][authority]") {
+  testing::TempDir dir;
+  FakeClock clock(kStart);
+  auto cfg = selfSigned(dir.path());
+  cfg.caTtl = Seconds(6 * 3600);  // prepare at 3 h, activate at 5 h, expire at 6 h
+  auto created = Authority::create(cfg, clock);
+  REQUIRE(created);
+  Authority& a = **created;
+  X509* first = a.current()->x509->caCertificate();
+  auto firstDer = *certificateToDer(first);
+  auto oldLeaf = a.current()->x509->mint(sid("spiffe://example.org/w"), {{}, kHour}, clock.now());
+  REQUIRE(oldLeaf);
+
+  clock.advance(Seconds(3 * 3600));  // half of the first CA's life
+  REQUIRE(a.rotate());
+  CHECK(a.current()->bundle->x509Authorities().size() == 2);
+  CHECK(a.current()->bundle->jwtAuthorities().size() == 2);
+  CHECK(a.current()->bundle->sequence() == uint64_t{2});
+  // Prepared: published, not signing yet.
+  CHECK(*certificateToDer(a.current()->x509->caCertificate()) == firstDer);
+
+  clock.advance(Seconds(2 * 3600));  // past 5/6 of the first CA's life
+  auto changed = a.rotate();
+  REQUIRE(changed);
+  CHECK(*changed);
+  CHECK(*certificateToDer(a.current()->x509->caCertificate()) != firstDer);
+  CHECK(a.current()->bundle->x509Authorities().size() == 2);  // retired CA still published
+  CHECK(a.current()->bundle->sequence() == uint64_t{2});      // same content, same sequence
+  // An SVID from the retired CA still verifies against the current bundle.
+  CHECK(verifyX509Svid(rawChain(*oldLeaf), mapOf(*a.current()), kStart + Seconds(1800)));
+
+  clock.advance(Seconds(3600));  // the first CA has expired (and the second is half-way)
+  REQUIRE(a.rotate());
+  bool firstPublished = false;
+  for (const auto& c : a.current()->bundle->x509Authorities()) {
+    firstPublished |= *certificateToDer(c.get()) == firstDer;
+  }
+  CHECK_FALSE(firstPublished);
+  CHECK(a.current()->bundle->sequence() == uint64_t{3});
+  CHECK(a.nextRotation() > clock.now());
+}
+
+TEST_CASE("an SVID minted late in a CA's life never outlives it", "[svid][authority]") {
+  testing::TempDir dir;
+  FakeClock clock(kStart);
+  auto cfg = selfSigned(dir.path());
+  cfg.caTtl = Seconds(2 * 3600);
+  auto a = Authority::create(cfg, clock);
+  REQUIRE(a);
+  clock.advance(Seconds(5400));
+  REQUIRE((*a)->rotate());
+  auto snap = (*a)->current();
+  auto svid = snap->x509->mint(sid("spiffe://example.org/w"), {{}, kHour}, clock.now());
+  REQUIRE(svid);
+  CHECK(svid->notAfter <= snap->activeNotAfter);
+}
+
+TEST_CASE("rotate() with nothing due changes nothing", "[svid][authority]") {
+  testing::TempDir dir;
+  FakeClock clock(kStart);
+  auto a = Authority::create(selfSigned(dir.path()), clock);
+  REQUIRE(a);
+  auto before = (*a)->current();
+  auto changed = (*a)->rotate();
+  REQUIRE(changed);
+  CHECK_FALSE(*changed);
+  CHECK((*a)->current() == before);
+}
+
+TEST_CASE("a daemon restarted after every CA expired starts a new generation",
+          "[svid][authority]") {
+  testing::TempDir dir;
+  FakeClock clock(kStart);
+  REQUIRE(Authority::create(selfSigned(dir.path()), clock));
+  clock.advance(Seconds(48 * 3600));
+  auto b = Authority::create(selfSigned(dir.path()), clock);
+  REQUIRE(b);
+  CHECK((*b)->current()->bundle->x509Authorities().size() == 1);
+  CHECK((*b)->current()->bundle->sequence() == uint64_t{2});
+  CHECK(!fileio::exists(dir.file("ca-1.key")));
+}
+
+struct Upstream {
+  testing::TempDir dir;
+  ossl::UniquePtr<X509> root;
+  ossl::UniquePtr<EVP_PKEY> rootKey;
+};
+
+void writeUpstream(Upstream& u, SysTime now, bool withIntermediate) {
+  u.rootKey = *generateKey(KeyType::EcP256);
+  CaCertParams p{td("corp.example"), now - kHour, now + Seconds(30 * 86400), "corp root", -1};
+  u.root = *makeCaCertificate(p, u.rootKey.get(), nullptr, u.rootKey.get());
+  if (!withIntermediate) {
+    REQUIRE(fileio::writeAtomic(u.dir.file("upstream.pem"), *certificateToPem(u.root.get()), 0644));
+    REQUIRE(fileio::writeAtomic(u.dir.file("upstream.key"), *privateKeyToPem(u.rootKey.get()), 0600));
+    return;
+  }
+  auto interKey = *generateKey(KeyType::EcP256);
+  CaCertParams ip{td("corp.example"), now - kHour, now + Seconds(10 * 86400), "corp inter", -1};
+  auto inter = *makeCaCertificate(ip, interKey.get(), u.root.get(), u.rootKey.get());
+  REQUIRE(fileio::writeAtomic(u.dir.file("upstream.pem"),
+                              *certificateToPem(inter.get()) + *certificateToPem(u.root.get()),
+                              0644));
+  REQUIRE(fileio::writeAtomic(u.dir.file("upstream.key"), *privateKeyToPem(interKey.get()), 0600));
+}
+
+AuthorityConfig diskConfig(const Upstream& u, const std::string& dataDir) {
+  AuthorityConfig c{.trustDomain = td("example.org"),
+                    .dataDir = dataDir,
+                    .upstream = UpstreamMode::Disk,
+                    .upstreamCertFile = u.dir.file("upstream.pem"),
+                    .upstreamKeyFile = u.dir.file("upstream.key")};
+  return c;
+}
+
+TEST_CASE("disk upstream: the daemon's intermediate chains to the operator's root",
+          "[svid][authority]") {
+  FakeClock clock(kStart);
+  for (bool withIntermediate : {false, true}) {
+    Upstream u;
+    writeUpstream(u, kStart, withIntermediate);
+    testing::TempDir data;
+    auto a = Authority::create(diskConfig(u, data.path()), clock);
+    REQUIRE(a);
+    auto snap = (*a)->current();
+    REQUIRE(snap->bundle->x509Authorities().size() == 1);
+    CHECK(X509_cmp(snap->bundle->x509Authorities()[0].get(), u.root.get()) == 0);
+    auto svid = snap->x509->mint(sid("spiffe://example.org/w"), {}, clock.now());
+    REQUIRE(svid);
+    CHECK(svid->chain.size() == (withIntermediate ? 3u : 2u));
+    CHECK(verifyX509Svid(rawChain(*svid), mapOf(*snap), clock.now()));
+    // Intermediates rotate, the bundle's X.509 part does not.
+    std::string der = snap->bundle->x509Der();
+    clock.advance(Seconds(20 * 3600));
+    REQUIRE((*a)->rotate());
+    CHECK((*a)->current()->bundle->x509Der() == der);
+    clock.set(kStart);
+  }
+}
+
+TEST_CASE("disk upstream errors name the file and the problem", "[svid][authority]") {
+  FakeClock clock(kStart);
+  Upstream u;
+  writeUpstream(u, kStart, false);
+  testing::TempDir data;
+  SECTION("missing key file") {
+    auto c = diskConfig(u, data.path());
+    c.upstreamKeyFile = u.dir.file("nope.key");
+    auto a = Authority::create(c, clock);
+    REQUIRE_FALSE(a);
+    CHECK_THAT(a.error().message, Catch::Contains("nope.key"));
+  }
+  SECTION("group-readable key file") {
+    ::chmod(u.dir.file("upstream.key").c_str(), 0640);
+    auto a = Authority::create(diskConfig(u, data.path()), clock);
+    REQUIRE_FALSE(a);
+    CHECK_THAT(a.error().message, Catch::Contains("upstream.key") && Catch::Contains("0640"));
+  }
+  SECTION("key that does not match the certificate") {
+    auto other = *generateKey(KeyType::EcP256);
+    REQUIRE(fileio::writeAtomic(u.dir.file("upstream.key"), *privateKeyToPem(other.get()), 0600));
+    auto a = Authority::create(diskConfig(u, data.path()), clock);
+    REQUIRE_FALSE(a);
+    CHECK_THAT(a.error().message, Catch::Contains("does not match"));
+  }
+  SECTION("a non-CA certificate") {
+    auto ca = testing::makeTestCa("corp.example", kStart);
+    auto leaf = ca.issuer->mint(sid("spiffe://corp.example/x"), {}, kStart);
+    REQUIRE(fileio::writeAtomic(u.dir.file("upstream.pem"), *leaf->chainPem(), 0644));
+    REQUIRE(fileio::writeAtomic(u.dir.file("upstream.key"), *privateKeyToPem(leaf->key.get()), 0600));
+    auto a = Authority::create(diskConfig(u, data.path()), clock);
+    REQUIRE_FALSE(a);
+    CHECK_THAT(a.error().message, Catch::Contains("not a CA"));
+  }
+  SECTION("the upstream was replaced under existing state") {
+    REQUIRE(Authority::create(diskConfig(u, data.path()), clock));
+    Upstream other;
+    writeUpstream(other, kStart, false);
+    auto a = Authority::create(diskConfig(other, data.path()), clock);
+    REQUIRE_FALSE(a);
+    CHECK_THAT(a.error().message, Catch::Contains("not issued by the configured upstream"));
+  }
+}
+
+}  // namespace
+}  // namespace lanyard::svid
