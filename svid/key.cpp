@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/bn.h>
 
 #include <cstring>
 
@@ -109,6 +110,45 @@ Result<ossl::UniquePtr<EVP_PKEY>> decodeKey(std::string_view data, const char* f
   return key;
 }
 
+// PKCS#8 PrivateKeyInfo for an EC P-256 key (RFC 5208, RFC 5915), exactly as OpenSSL's encoder
+// writes it: the ECPrivateKey omits the curve (it is in the AlgorithmIdentifier) and carries the
+// public point. Building it from this template takes ~1 us where OSSL_ENCODER takes ~145 us in
+// OpenSSL 3.0, and every X.509-SVID response carries one (WAPI-10).
+constexpr unsigned char kP256Pkcs8Prefix[] = {
+    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce,
+    0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04,
+    0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20};
+constexpr unsigned char kP256Pkcs8Middle[] = {0xa1, 0x44, 0x03, 0x42, 0x00};
+constexpr size_t kP256Pkcs8Size = sizeof(kP256Pkcs8Prefix) + 32 + sizeof(kP256Pkcs8Middle) + 65;
+
+Result<std::string> p256ToPkcs8(const EVP_PKEY* key) {
+  BIGNUM* priv = nullptr;
+  unsigned char point[65];
+  size_t pointLen = 0;
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1 ||
+      EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                      sizeof(point), &pointLen) != 1 ||
+      pointLen != sizeof(point) || point[0] != 0x04) {
+    BN_clear_free(priv);
+    return ossl::fail("encoding private key as PKCS#8 DER");
+  }
+  std::string out(kP256Pkcs8Size, '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  std::memcpy(p, kP256Pkcs8Prefix, sizeof(kP256Pkcs8Prefix));
+  p += sizeof(kP256Pkcs8Prefix);
+  int ok = BN_bn2binpad(priv, p, 32);
+  BN_clear_free(priv);
+  if (ok != 32) {
+    OPENSSL_cleanse(out.data(), out.size());
+    return ossl::fail("encoding private key as PKCS#8 DER");
+  }
+  p += 32;
+  std::memcpy(p, kP256Pkcs8Middle, sizeof(kP256Pkcs8Middle));
+  p += sizeof(kP256Pkcs8Middle);
+  std::memcpy(p, point, sizeof(point));
+  return out;
+}
+
 }  // namespace
 
 const char* keyTypeName(KeyType type) { return infoFor(type).name; }
@@ -183,6 +223,9 @@ Result<std::string> privateKeyToPem(const EVP_PKEY* key) {
 }
 
 Result<std::string> privateKeyToDer(const EVP_PKEY* key) {
+  if (auto type = keyTypeOf(key); type && *type == KeyType::EcP256) {
+    return p256ToPkcs8(key);
+  }
   return encodeKey(key, "DER", OSSL_KEYMGMT_SELECT_ALL, "encoding private key as PKCS#8 DER");
 }
 

@@ -235,10 +235,15 @@ const EVP_MD* digestFor(const EVP_PKEY* signingKey) {
   return EVP_sha256();
 }
 
-Result<ossl::UniquePtr<X509>> signAndReparse(X509* cert, EVP_PKEY* key) {
+Result<void> sign(X509* cert, EVP_PKEY* key) {
   if (X509_sign(cert, key, digestFor(key)) <= 0) {
     return ossl::fail("signing certificate");
   }
+  return {};
+}
+
+Result<ossl::UniquePtr<X509>> signAndReparse(X509* cert, EVP_PKEY* key) {
+  LANYARD_TRY_VOID(sign(cert, key));
   unsigned char* der = nullptr;
   int len = i2d_X509(cert, &der);
   if (len <= 0) {

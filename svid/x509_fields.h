@@ -56,9 +56,13 @@ Result<ossl::UniquePtr<X509_EXTENSION>> subjectAltNames(std::string_view uri,
 /// The digest to sign with for a CA key: SHA-384 for P-384, else SHA-256 (X509-12).
 const EVP_MD* digestFor(const EVP_PKEY* signingKey);
 
+/// Signs the certificate with `key`.
+Result<void> sign(X509* cert, EVP_PKEY* key);
+
 /// Signs the certificate with `key` and returns it re-read from its DER encoding. The
-/// re-read is needed because setPublicKey() leaves OpenSSL's decoded public key unset, and
-/// X509_get0_pubkey() (used to verify what the certificate signs) would fail without it.
+/// re-read is needed for certificates that sign others: setPublicKey() leaves OpenSSL's
+/// decoded public key unset, and X509_get0_pubkey() would fail without it. It costs ~0.3 ms
+/// in OpenSSL 3.0, so leaves skip it (their key travels beside them as an EVP_PKEY).
 Result<ossl::UniquePtr<X509>> signAndReparse(X509* cert, EVP_PKEY* key);
 
 }  // namespace lanyard::svid::x509fields

@@ -56,18 +56,14 @@ Result<SpiffeId> checkLeaf(X509* leaf, const char* doing) {
 
 }  // namespace
 
-Result<std::string> X509Svid::chainDer() const {
-  std::string out;
-  for (const auto& c : chain) {
-    LANYARD_TRY(std::string der, certificateToDer(c.get()));
-    out += der;
-  }
-  return out;
+Result<std::vector<ossl::UniquePtr<X509>>> X509Svid::certificates() const {
+  return parseDerCertificates(der);
 }
 
 Result<std::string> X509Svid::chainPem() const {
+  LANYARD_TRY(auto certs, certificates());
   std::string out;
-  for (const auto& c : chain) {
+  for (const auto& c : certs) {
     LANYARD_TRY(std::string pem, certificateToPem(c.get()));
     out += pem;
   }
@@ -90,31 +86,48 @@ Result<std::unique_ptr<X509SvidIssuer>> X509SvidIssuer::create(
   if (!caId) {
     return fail(caId.error().wrap(doing));
   }
-  std::unique_ptr<X509SvidIssuer> issuer(new X509SvidIssuer(caId->trustDomain()));
-  issuer->caNotBefore_ = f::notBefore(ca.get());
-  issuer->caNotAfter_ = f::notAfter(ca.get());
-  LANYARD_TRY(issuer->subject_, f::makeName({{"C", "US"}, {"O", "SPIFFE"}}));
   LANYARD_TRY(std::string aki, f::keyIdentifier(f::subjectPublicKeyBytes(ca.get())));
   LANYARD_TRY(auto bc, f::basicConstraints(false, -1));
   LANYARD_TRY(auto ku,
               f::keyUsage(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT));
   LANYARD_TRY(auto eku, f::extKeyUsageServerClient());
   LANYARD_TRY(auto akiExt, f::authorityKeyId(aki));
-  issuer->fixedExts_.push_back(std::move(bc));
-  issuer->fixedExts_.push_back(std::move(ku));
-  issuer->fixedExts_.push_back(std::move(eku));
-  issuer->fixedExts_.push_back(std::move(akiExt));
+  LANYARD_TRY(LeafTemplate leaf,
+              LeafTemplate::create(ca.get(), caKey.get(),
+                                   {bc.get(), ku.get(), eku.get(), akiExt.get()}));
+  std::unique_ptr<X509SvidIssuer> issuer(
+      new X509SvidIssuer(caId->trustDomain(), std::move(leaf)));
+  issuer->caNotBefore_ = f::notBefore(ca.get());
+  issuer->caNotAfter_ = f::notAfter(ca.get());
   // X509-13: a self-signed CA is a trust anchor and lives only in the bundle.
   if (!isSelfSigned(ca.get())) {
-    issuer->chainTail_.push_back(ossl::upRef(ca.get()));
+    LANYARD_TRY(std::string der, certificateToDer(ca.get()));
+    issuer->chainTail_ += der;
   }
-  for (auto& c : intermediates) {
-    issuer->chainTail_.push_back(std::move(c));
+  for (const auto& c : intermediates) {
+    LANYARD_TRY(std::string der, certificateToDer(c.get()));
+    issuer->chainTail_ += der;
   }
   issuer->ca_ = std::move(ca);
-  issuer->caKey_ = std::move(caKey);
   return issuer;
 }
+
+namespace {
+
+Result<void> validateDnsName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 253;
+  for (char c : name) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '-' || c == '*' || c == '_');
+  }
+  if (!ok) {
+    return fail(Code::InvalidArgument, "minting X.509-SVID: DNS name \"" + std::string(name) +
+                                           "\" is not a valid host name");
+  }
+  return {};
+}
+
+}  // namespace
 
 Result<X509Svid> X509SvidIssuer::mint(const SpiffeId& id, const X509SvidParams& params,
                                       SysTime now) const {
@@ -130,6 +143,9 @@ Result<X509Svid> X509SvidIssuer::mint(const SpiffeId& id, const X509SvidParams& 
   if (params.ttl <= Seconds(0)) {
     return fail(Code::InvalidArgument, std::string(doing) + ": ttl must be positive");
   }
+  for (const auto& d : params.dnsNames) {
+    LANYARD_TRY_VOID(validateDnsName(d));
+  }
   // An SVID never outlives its CA (X509-12).
   SysTime notAfter = std::min(now + params.ttl, caNotAfter_);
   SysTime notBefore = std::max(now - kBackdate, caNotBefore_);
@@ -137,32 +153,10 @@ Result<X509Svid> X509SvidIssuer::mint(const SpiffeId& id, const X509SvidParams& 
     return fail(Code::FailedPrecondition, std::string(doing) + ": the signing CA has expired");
   }
   LANYARD_TRY(auto key, generateKey(params.keyType));
-  ossl::UniquePtr<X509> cert(X509_new());
-  if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
-      X509_set_subject_name(cert.get(), subject_.get()) != 1 ||
-      X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_.get())) != 1) {
-    return ossl::fail(doing);
-  }
-  LANYARD_TRY_VOID(f::setRandomSerial(cert.get()));
-  LANYARD_TRY_VOID(f::setValidity(cert.get(), notBefore, notAfter));
-  LANYARD_TRY(std::string spk, f::setPublicKey(cert.get(), key.get()));
-  LANYARD_TRY(std::string ski, f::keyIdentifier(spk));
-  LANYARD_TRY(auto skiExt, f::subjectKeyId(ski));
-  LANYARD_TRY(auto san, f::subjectAltNames(id.str(), params.dnsNames, false));
-  for (const auto& ext : fixedExts_) {
-    LANYARD_TRY_VOID(f::addExtension(cert.get(), ext.get()));
-  }
-  LANYARD_TRY_VOID(f::addExtension(cert.get(), skiExt.get()));
-  LANYARD_TRY_VOID(f::addExtension(cert.get(), san.get()));
-  LANYARD_TRY(cert, f::signAndReparse(cert.get(), caKey_.get()));
-
-  X509Svid svid{id, {}, std::move(key), notBefore, notAfter};
-  svid.chain.reserve(1 + chainTail_.size());
-  svid.chain.push_back(std::move(cert));
-  for (const auto& c : chainTail_) {
-    svid.chain.push_back(ossl::upRef(c.get()));
-  }
-  return svid;
+  LANYARD_TRY(std::string der,
+              leaf_.encode(key.get(), id.str(), params.dnsNames, notBefore, notAfter));
+  der += chainTail_;
+  return X509Svid{id, std::move(der), std::move(key), notBefore, notAfter};
 }
 
 Result<SpiffeId> spiffeIdFromCertificate(X509* cert) {
@@ -229,7 +223,7 @@ Result<X509Svid> parseX509Svid(std::string_view chainDer, std::string_view keyDe
   }
   SysTime nb = f::notBefore(leaf);
   SysTime na = f::notAfter(leaf);
-  return X509Svid{std::move(id), std::move(*certs), std::move(*key), nb, na};
+  return X509Svid{std::move(id), std::string(chainDer), std::move(*key), nb, na};
 }
 
 Result<SpiffeId> verifyX509Svid(const std::vector<X509*>& chain, const BundleMap& bundles,
@@ -277,6 +271,19 @@ Result<SpiffeId> verifyX509Svid(const std::vector<X509*>& chain, const BundleMap
                                            X509_verify_cert_error_string(err));
   }
   return id;
+}
+
+Result<SpiffeId> verifyX509Svid(std::string_view chainDer, const BundleMap& bundles,
+                                SysTime now) {
+  auto certs = parseDerCertificates(chainDer);
+  if (!certs) {
+    return fail(certs.error().wrap("verifying X.509-SVID"));
+  }
+  std::vector<X509*> raw;
+  for (const auto& c : *certs) {
+    raw.push_back(c.get());
+  }
+  return verifyX509Svid(raw, bundles, now);
 }
 
 }  // namespace lanyard::svid

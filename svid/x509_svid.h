@@ -12,21 +12,25 @@
 #include "common/result.h"
 #include "svid/bundle.h"
 #include "svid/key.h"
+#include "svid/leaf_template.h"
 #include "svid/spiffe_id.h"
 
 namespace lanyard::svid {
 
-/// An X.509-SVID: its chain (leaf first, then intermediates toward the root, never the root
-/// itself: X509-13) and its private key. Move-only.
+/// An X.509-SVID: its chain as back-to-back DER (leaf first, then intermediates toward the
+/// root, never the root itself: X509-13; the Workload API `x509_svid` field, WAPI-10) and its
+/// private key. Kept as DER because that is what is served; certificates() parses on demand
+/// (~0.3 ms a certificate in OpenSSL 3.0). Move-only.
 struct X509Svid {
   SpiffeId id;
-  std::vector<ossl::UniquePtr<X509>> chain;
+  std::string der;
   ossl::UniquePtr<EVP_PKEY> key;
   SysTime notBefore;
   SysTime notAfter;
 
-  /// The Workload API `x509_svid` field: DER certificates back to back (WAPI-10).
-  Result<std::string> chainDer() const;
+  const std::string& chainDer() const { return der; }
+  /// The chain parsed into certificates, leaf first.
+  Result<std::vector<ossl::UniquePtr<X509>>> certificates() const;
   /// PEM certificates, leaf first (svid.0.pem).
   Result<std::string> chainPem() const;
 };
@@ -50,7 +54,8 @@ class X509SvidIssuer {
       ossl::UniquePtr<X509> ca, ossl::UniquePtr<EVP_PKEY> caKey,
       std::vector<ossl::UniquePtr<X509>> intermediates);
 
-  /// Mints a leaf for `id` (X509-1 … X509-5, X509-11, X509-12): one URI SAN plus DNS SANs,
+  /// Mints a leaf for `id` (X509-1 … X509-5, X509-11, X509-12): one URI SAN plus DNS SANs
+  /// (InvalidArgument for a DNS name that is empty, longer than 253 bytes or not [A-Za-z0-9.*_-]),
   /// subject C=US O=SPIFFE, critical basicConstraints cA=FALSE, critical keyUsage
   /// digitalSignature|keyEncipherment|keyAgreement, EKU serverAuth+clientAuth, SKI, AKI =
   /// CA SKI, random positive serial, notBefore 10 s in the past (not before the CA's),
@@ -63,15 +68,13 @@ class X509SvidIssuer {
   const TrustDomain& trustDomain() const { return td_; }
 
  private:
-  X509SvidIssuer(TrustDomain td) : td_(std::move(td)) {}
+  X509SvidIssuer(TrustDomain td, LeafTemplate leaf) : td_(std::move(td)), leaf_(std::move(leaf)) {}
   TrustDomain td_;
+  LeafTemplate leaf_;
   ossl::UniquePtr<X509> ca_;
-  ossl::UniquePtr<EVP_PKEY> caKey_;
-  std::vector<ossl::UniquePtr<X509>> chainTail_;  // certificates after the leaf
+  std::string chainTail_;  // DER of the certificates after the leaf
   SysTime caNotBefore_;
   SysTime caNotAfter_;
-  ossl::UniquePtr<X509_NAME> subject_;
-  std::vector<ossl::UniquePtr<X509_EXTENSION>> fixedExts_;  // bc, ku, eku, aki
 };
 
 /// The SPIFFE ID in a certificate's single URI SAN. InvalidArgument when there is no URI SAN,
@@ -90,5 +93,7 @@ Result<X509Svid> parseX509Svid(std::string_view chainDer, std::string_view keyDe
 /// InvalidArgument for every other failure.
 Result<SpiffeId> verifyX509Svid(const std::vector<X509*>& chain, const BundleMap& bundles,
                                 SysTime now);
+/// The same for a chain of back-to-back DER certificates (the Workload API encoding).
+Result<SpiffeId> verifyX509Svid(std::string_view chainDer, const BundleMap& bundles, SysTime now);
 
 }  // namespace lanyard::svid

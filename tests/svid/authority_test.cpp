@@ -15,7 +15,8 @@
 namespace lanyard::svid {
 namespace {
 
-using testing::rawChain;
+using testing::chainLength;
+using testing::leafOf;
 using testing::sid;
 using testing::td;
 
@@ -47,8 +48,8 @@ TEST_CASE("a self-signed authority mints SVIDs that verify against its bundle",
   CHECK(snap->bundle->sequence() == uint64_t{1});
   auto svid = snap->x509->mint(sid("spiffe://example.org/w"), {}, clock.now());
   REQUIRE(svid);
-  CHECK(svid->chain.size() == 1);
-  CHECK(verifyX509Svid(rawChain(*svid), mapOf(*snap), clock.now()));
+  CHECK(chainLength(*svid) == 1);
+  CHECK(verifyX509Svid(svid->chainDer(), mapOf(*snap), clock.now()));
   auto jwt = mintJwtSvid(*snap->jwt, sid("spiffe://example.org/w"), {"aud"}, clock.now(),
                          Seconds(300));
   REQUIRE(jwt);
@@ -117,7 +118,7 @@ TEST_CASE("rotation prepares, activates and retires CAs with the bundle overlapp
   CHECK(a.current()->bundle->x509Authorities().size() == 2);  // retired CA still published
   CHECK(a.current()->bundle->sequence() == uint64_t{2});      // same content, same sequence
   // An SVID from the retired CA still verifies against the current bundle.
-  CHECK(verifyX509Svid(rawChain(*oldLeaf), mapOf(*a.current()), kStart + Seconds(1800)));
+  CHECK(verifyX509Svid(oldLeaf->chainDer(), mapOf(*a.current()), kStart + Seconds(1800)));
 
   clock.advance(Seconds(3600));  // the first CA has expired (and the second is half-way)
   REQUIRE(a.rotate());
@@ -217,8 +218,8 @@ TEST_CASE("disk upstream: the daemon's intermediate chains to the operator's roo
     CHECK(X509_cmp(snap->bundle->x509Authorities()[0].get(), u.root.get()) == 0);
     auto svid = snap->x509->mint(sid("spiffe://example.org/w"), {}, clock.now());
     REQUIRE(svid);
-    CHECK(svid->chain.size() == (withIntermediate ? 3u : 2u));
-    CHECK(verifyX509Svid(rawChain(*svid), mapOf(*snap), clock.now()));
+    CHECK(chainLength(*svid) == (withIntermediate ? 3u : 2u));
+    CHECK(verifyX509Svid(svid->chainDer(), mapOf(*snap), clock.now()));
     // Intermediates rotate, the bundle's X.509 part does not.
     std::string der = snap->bundle->x509Der();
     clock.advance(Seconds(20 * 3600));

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <openssl/x509.h>
+
 namespace lanyard::svid {
 namespace {
 
@@ -24,6 +26,21 @@ TEST_CASE("every supported key type generates, reports its type and round-trips"
     auto back2 = privateKeyFromDer(*der);
     REQUIRE(back2);
     CHECK(EVP_PKEY_eq(key->get(), back2->get()) == 1);
+  }
+}
+
+TEST_CASE("the fast P-256 PKCS#8 encoding is byte-identical to OpenSSL's encoder", "[svid][key]") {
+  for (int i = 0; i < 50; ++i) {
+    auto key = *generateKey(KeyType::EcP256);
+    auto ours = privateKeyToDer(key.get());
+    REQUIRE(ours);
+    unsigned char* der = nullptr;
+    ossl::UniquePtr<PKCS8_PRIV_KEY_INFO> p8(EVP_PKEY2PKCS8(key.get()));
+    int len = i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &der);
+    REQUIRE(len > 0);
+    std::string theirs(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+    OPENSSL_free(der);
+    CHECK(*ours == theirs);
   }
 }
 

@@ -45,12 +45,19 @@ inline TestCa makeTestCa(const std::string& name, SysTime now,
   return ca;
 }
 
-inline std::vector<X509*> rawChain(const svid::X509Svid& s) {
-  std::vector<X509*> out;
-  for (const auto& c : s.chain) {
-    out.push_back(c.get());
-  }
-  return out;
+/// The leaf certificate of an SVID, parsed from its DER chain.
+inline ossl::UniquePtr<X509> leafOf(const svid::X509Svid& s) {
+  auto certs = s.certificates();
+  REQUIRE(certs);
+  REQUIRE(!certs->empty());
+  return std::move((*certs)[0]);
+}
+
+/// How many certificates the SVID's chain holds.
+inline size_t chainLength(const svid::X509Svid& s) {
+  auto certs = s.certificates();
+  REQUIRE(certs);
+  return certs->size();
 }
 
 }  // namespace lanyard::testing

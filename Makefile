@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: Apache-2.0
+# The two commands of the quick start: `make run` and `make test`. Both install what is
+# missing, configure and build first.
+BUILD ?= build
+# e.g. SANITIZE=address,undefined for an ASan+UBSan build (use another BUILD dir)
+SANITIZE ?= none
+MESON_OPTS ?=
+
+.PHONY: run test build deps bench clean
+
+run: build
+	./$(BUILD)/cli/lanyard-demo
+
+test: build
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+bench: build
+	./$(BUILD)/bench/svid_bench
+
+deps:
+	@./packaging/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Db_sanitize=$(SANITIZE) $(if $(filter none,$(SANITIZE)),,-Db_lundef=false) $(MESON_OPTS)
+
+clean:
+	rm -rf build build-*
+
+# libFuzzer targets under clang with ASan+UBSan; each runs FUZZ_SECONDS as a meson test.
+FUZZ_SECONDS ?= 30
+.PHONY: fuzz
+fuzz: deps
+	test -f build-fuzz/build.ninja || CXX=clang++ meson setup build-fuzz -Dfuzzing=enabled \
+	  -Dtests=disabled -Dbench=disabled -Db_sanitize=address,undefined -Db_lundef=false \
+	  -Dfuzz_seconds=$(FUZZ_SECONDS)
+	meson configure build-fuzz -Dfuzz_seconds=$(FUZZ_SECONDS)
+	ninja -C build-fuzz
+	meson test -C build-fuzz --print-errorlogs --num-processes 2
