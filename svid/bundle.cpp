@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "svid/encoding.h"
+#include "svid/json_depth.h"
 #include "svid/jwk.h"
 
 namespace lanyard::svid {
@@ -27,33 +28,6 @@ constexpr int kMaxJsonDepth = 32;
 
 Unexpected invalid(std::string_view doing, std::string what) {
   return fail(Code::InvalidArgument, std::string(doing) + ": " + std::move(what));
-}
-
-/// True when no array or object in `text` nests deeper than `maxDepth` (strings are skipped).
-bool jsonDepthWithin(std::string_view text, int maxDepth) {
-  int depth = 0;
-  bool inString = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (inString) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        inString = false;
-      }
-    } else if (c == '"') {
-      inString = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > maxDepth) {
-        return false;
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
 }
 
 /// Parses a JSON object without letting nlohmann's exceptions escape.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Table-driven strict base64 (RFC 4648 §4, padded) and base64url (§5, unpadded) codecs.
+#include "common/text.h"
 #include "svid/encoding.h"
 
 #include <array>
@@ -74,17 +75,6 @@ std::string encode(std::string_view data, const char* alphabet, bool pad) {
   return out;
 }
 
-// Renders one byte for a message: 'x' when printable, else byte 0xNN. Never echoes the whole
-// input: it may be a token (STYLE.md §8).
-std::string describeByte(char c) {
-  auto u = static_cast<unsigned char>(c);
-  if (u >= 0x20 && u < 0x7f) {
-    return std::string("'") + c + "'";
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  return std::string("byte 0x") + kHex[u >> 4] + kHex[u & 0xf];
-}
-
 Unexpected invalid(const Codec& codec, const std::string& why) {
   return fail(Code::InvalidArgument, std::string(codec.name) + ": " + why);
 }
@@ -94,7 +84,7 @@ Unexpected badChar(const Codec& codec, std::string_view text, size_t from) {
   for (size_t i = from; i < text.size(); ++i) {
     if (codec.decode[static_cast<unsigned char>(text[i])] == kInvalid) {
       const char* what = text[i] == '=' ? "unexpected padding " : "invalid character ";
-      return invalid(codec, what + describeByte(text[i]) + " at offset " + std::to_string(i));
+      return invalid(codec, what + text::describeByte(text[i]) + " at offset " + std::to_string(i));
     }
   }
   return invalid(codec, "invalid character");  // unreachable: the caller saw one

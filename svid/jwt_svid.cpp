@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // JWT-SVID minting (hand-built JSON, raw R‖S signatures) and validation per JWT-11.
+#include "common/text.h"
 #include "svid/jwt_svid.h"
 
 #include <array>
@@ -12,6 +13,7 @@
 #include <openssl/err.h>
 
 #include "svid/encoding.h"
+#include "svid/json_depth.h"
 #include "svid/jwk.h"
 #include "svid/jws.h"
 
@@ -33,23 +35,6 @@ constexpr int kMaxJsonDepth = 16;
 constexpr size_t kMaxCachedHeader = 512;
 
 Unexpected bad(std::string what) { return fail(Code::InvalidArgument, std::move(what)); }
-
-/// Quotes a short, attacker-chosen value for a message: escaped and cut at 64 bytes.
-std::string quoteShort(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size() && i < 64; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + (s.size() > 64 ? "\"..." : "\"");
-}
 
 std::string formatTime(int64_t seconds) {
   std::time_t t = static_cast<std::time_t>(seconds);
@@ -119,33 +104,6 @@ bool appendJsonString(std::string& out, std::string_view s) {
     ++i;
   }
   out += '"';
-  return true;
-}
-
-/// True when no array or object in `text` nests deeper than `maxDepth` (strings are skipped).
-bool jsonDepthWithin(std::string_view text, int maxDepth) {
-  int depth = 0;
-  bool inString = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (inString) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        inString = false;
-      }
-    } else if (c == '"') {
-      inString = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > maxDepth) {
-        return false;
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
   return true;
 }
 
@@ -254,7 +212,7 @@ Result<std::pair<const AlgInfo*, std::string>> checkHeader(const json& header) {
       if (alg == nullptr) {
         // JWT-2: none, HS*, EdDSA and anything else are refused.
         return bad(value.is_string()
-                       ? "algorithm " + quoteShort(value.get<std::string>()) + " is not allowed"
+                       ? "algorithm " + text::quote(value.get<std::string>(), 64) + " is not allowed"
                        : std::string("\"alg\" is not a string"));
       }
     } else if (name == "typ") {
@@ -270,7 +228,7 @@ Result<std::pair<const AlgInfo*, std::string>> checkHeader(const json& header) {
       kid = value.is_string() ? value.get<std::string>() : std::string();
     } else {
       // JWT-3: the header holds only alg, kid and typ (no crit, jku, jwk, x5u, b64 …).
-      return bad("header member " + quoteShort(name) + " is not allowed");
+      return bad("header member " + text::quote(name, 64) + " is not allowed");
     }
   }
   if (alg == nullptr) {
@@ -363,14 +321,14 @@ Result<void> verifyToken(const ParsedToken& t, const BundleMap& bundles, std::st
   }
   const EVP_PKEY* key = bundle->second->findJwtAuthority(t.svid.kid);
   if (key == nullptr) {
-    return bad("no JWT authority with kid " + quoteShort(t.svid.kid) + " for trust domain " +
+    return bad("no JWT authority with kid " + text::quote(t.svid.kid, 64) + " for trust domain " +
                td.name());
   }
   const AlgInfo& alg = infoOf(t.svid.alg);
   bool keyFits = alg.ecSize != 0 ? ecHalfSize(key) == alg.ecSize : EVP_PKEY_is_a(key, "RSA");
   if (!keyFits) {
     return bad(std::string("algorithm ") + alg.name + " does not match the key of kid " +
-               quoteShort(t.svid.kid));
+               text::quote(t.svid.kid, 64));
   }
   // JWT-10: raw R‖S of exactly twice the half size; RSA signatures are as long as the modulus.
   size_t wantLen = alg.ecSize != 0 ? static_cast<size_t>(2 * alg.ecSize)
@@ -379,7 +337,7 @@ Result<void> verifyToken(const ParsedToken& t, const BundleMap& bundles, std::st
     return bad("signature is invalid");
   }
   if (!hasAudience(t.svid.audience, audience)) {
-    return bad("audience " + quoteShort(audience) + " is not in the token's \"aud\"");
+    return bad("audience " + text::quote(audience, 64) + " is not in the token's \"aud\"");
   }
   const int64_t nowSec = unixSeconds(now);
   const int64_t leeway = kJwtLeeway.count();

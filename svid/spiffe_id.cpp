@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Strict SPIFFE ID and trust-domain parsing per spec/SPIFFE.md §1 (ID-1 … ID-9), without regex.
+#include "common/text.h"
 #include "svid/spiffe_id.h"
 
 #include <array>
@@ -39,49 +40,14 @@ constexpr std::array<uint8_t, 256> kCharClass = [] {
 bool isTdChar(char c) { return (kCharClass[static_cast<unsigned char>(c)] & kTdChar) != 0; }
 bool isSegChar(char c) { return (kCharClass[static_cast<unsigned char>(c)] & kSegChar) != 0; }
 
-// Renders one byte for a message: 'x' when printable, else byte 0xNN.
-std::string describeByte(char c) {
-  auto u = static_cast<unsigned char>(c);
-  if (u >= 0x20 && u < 0x7f) {
-    return std::string("'") + c + "'";
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  return std::string("byte 0x") + kHex[u >> 4] + kHex[u & 0xf];
-}
-
-// Quotes untrusted input for a message: escapes '"', '\' and non-printable bytes, truncates.
-std::string quote(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  size_t n = s.size() < kMaxQuotedBytes ? s.size() : kMaxQuotedBytes;
-  for (size_t i = 0; i < n; ++i) {
-    auto u = static_cast<unsigned char>(s[i]);
-    if (u == '"' || u == '\\') {
-      out += '\\';
-      out += static_cast<char>(u);
-    } else if (u >= 0x20 && u < 0x7f) {
-      out += static_cast<char>(u);
-    } else {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    }
-  }
-  if (n < s.size()) {
-    out += "...";
-  }
-  out += '"';
-  return out;
-}
-
 Unexpected invalid(std::string_view doing, std::string_view input, const std::string& why) {
-  return fail(Code::InvalidArgument, std::string(doing) + " " + quote(input) + ": " + why);
+  return fail(Code::InvalidArgument, std::string(doing) + " " + text::quote(input, kMaxQuotedBytes) + ": " + why);
 }
 
 // Names what a byte that is illegal in a trust domain was probably trying to be (ID-2, ID-3).
 std::string badTdChar(char c) {
   if (c >= 'A' && c <= 'Z') {
-    return "trust domain contains uppercase letter " + describeByte(c);
+    return "trust domain contains uppercase letter " + text::describeByte(c);
   }
   switch (c) {
     case ':':
@@ -92,13 +58,13 @@ std::string badTdChar(char c) {
       return "trust domain contains '%' (percent-encoding is not allowed)";
     case '[':
     case ']':
-      return "trust domain contains " + describeByte(c) + " (an IPv6 literal is not allowed)";
+      return "trust domain contains " + text::describeByte(c) + " (an IPv6 literal is not allowed)";
     case '?':
       return "trust domain contains '?' (a query is not allowed)";
     case '#':
       return "trust domain contains '#' (a fragment is not allowed)";
     default:
-      return "trust domain contains invalid character " + describeByte(c);
+      return "trust domain contains invalid character " + text::describeByte(c);
   }
 }
 
@@ -130,7 +96,7 @@ std::string badPathChar(char c) {
     case '#':
       return "path contains '#' (a fragment is not allowed)";
     default:
-      return "path contains invalid character " + describeByte(c);
+      return "path contains invalid character " + text::describeByte(c);
   }
 }
 
