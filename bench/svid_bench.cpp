@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // svid/ throughput against raw OpenSSL floors measured in the same run: P-256 keygen, sign
 // and verify; X.509-SVID mint, JWT-SVID mint and JWT-SVID validate (docs/benchmarks.md).
-#include <benchmark/benchmark.h>
-
 #include <cstdio>
 #include <map>
 #include <string>
+
+#include <benchmark/benchmark.h>
 
 #include "common/log.h"
 #include "svid/ca_certificate.h"
@@ -65,9 +65,9 @@ void BM_Floor_P256Verify(benchmark::State& state) {
   for (auto _ : state) {
     EVP_MD_CTX_reset(ctx.get());
     EVP_DigestVerifyInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, key.get(), nullptr);
-    int ok = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                              sig.size(), reinterpret_cast<const unsigned char*>(kMessage.data()),
-                              kMessage.size());
+    int ok =
+        EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                         reinterpret_cast<const unsigned char*>(kMessage.data()), kMessage.size());
     if (ok != 1) {
       state.SkipWithError("verify failed");
     }
@@ -116,8 +116,8 @@ void BM_JwtSvidValidate(benchmark::State& state) {
   auto bundle = std::make_shared<Bundle>(td());
   (void)bundle->addJwtAuthority(signer.kid(), key.get());
   BundleMap bundles{{td(), bundle}};
-  std::string token = *mintJwtSvid(signer, id(), {"spiffe://example.org/billing"}, kNow,
-                                   Seconds(300));
+  std::string token =
+      *mintJwtSvid(signer, id(), {"spiffe://example.org/billing"}, kNow, Seconds(300));
   for (auto _ : state) {
     auto v = validateJwtSvid(token, bundles, "spiffe://example.org/billing", kNow);
     if (!v) {

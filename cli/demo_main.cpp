@@ -51,9 +51,8 @@ Result<void> writeFiles(const std::string& dir, const svid::X509Svid& svid,
 
 Result<void> run(const Options& o) {
   LANYARD_TRY(auto td, svid::TrustDomain::parseForConfig(o.trustDomain));
-  std::string idText = o.spiffeId.empty()
-                           ? td.idString() + "/demo/uid/" + std::to_string(::getuid())
-                           : o.spiffeId;
+  std::string idText =
+      o.spiffeId.empty() ? td.idString() + "/demo/uid/" + std::to_string(::getuid()) : o.spiffeId;
   LANYARD_TRY(auto id, svid::SpiffeId::parse(idText));
   const Clock& clock = SystemClock::instance();
   LANYARD_TRY(auto authority,

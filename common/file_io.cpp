@@ -17,7 +17,7 @@ namespace {
 std::string errnoText(int err) { return std::strerror(err); }
 
 Unexpected sysFail(std::string_view doing, const std::string& path, int err) {
-  Code code = err == ENOENT ? Code::NotFound
+  Code code = err == ENOENT                     ? Code::NotFound
               : (err == EACCES || err == EPERM) ? Code::PermissionDenied
                                                 : Code::Internal;
   return fail(code, std::string(doing) + " " + path + ": " + errnoText(err));
@@ -52,7 +52,8 @@ Result<void> writeAtomic(const std::string& path, std::string_view data, mode_t 
     return sysFail("creating", tmp, errno);
   }
   // open() honours the umask; the mode must be exact.
-  Result<void> r = ::fchmod(fd, mode) == 0 ? Result<void>() : sysFail("setting mode of", tmp, errno);
+  Result<void> r =
+      ::fchmod(fd, mode) == 0 ? Result<void>() : sysFail("setting mode of", tmp, errno);
   if (r) {
     r = writeAll(fd, data, tmp);
   }

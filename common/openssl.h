@@ -21,10 +21,10 @@ namespace lanyard::ossl {
 template <typename T>
 struct Deleter;
 
-#define LANYARD_OSSL_DELETER(type, fn)            \
-  template <>                                     \
-  struct Deleter<type> {                          \
-    void operator()(type* p) const { fn(p); }     \
+#define LANYARD_OSSL_DELETER(type, fn)        \
+  template <>                                 \
+  struct Deleter<type> {                      \
+    void operator()(type* p) const { fn(p); } \
   }
 
 LANYARD_OSSL_DELETER(EVP_PKEY, EVP_PKEY_free);

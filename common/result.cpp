@@ -9,23 +9,40 @@ namespace lanyard {
 
 const char* codeName(Code code) {
   switch (code) {
-    case Code::Ok: return "ok";
-    case Code::Cancelled: return "cancelled";
-    case Code::Unknown: return "unknown";
-    case Code::InvalidArgument: return "invalid_argument";
-    case Code::DeadlineExceeded: return "deadline_exceeded";
-    case Code::NotFound: return "not_found";
-    case Code::AlreadyExists: return "already_exists";
-    case Code::PermissionDenied: return "permission_denied";
-    case Code::ResourceExhausted: return "resource_exhausted";
-    case Code::FailedPrecondition: return "failed_precondition";
-    case Code::Aborted: return "aborted";
-    case Code::OutOfRange: return "out_of_range";
-    case Code::Unimplemented: return "unimplemented";
-    case Code::Internal: return "internal";
-    case Code::Unavailable: return "unavailable";
-    case Code::DataLoss: return "data_loss";
-    case Code::Unauthenticated: return "unauthenticated";
+    case Code::Ok:
+      return "ok";
+    case Code::Cancelled:
+      return "cancelled";
+    case Code::Unknown:
+      return "unknown";
+    case Code::InvalidArgument:
+      return "invalid_argument";
+    case Code::DeadlineExceeded:
+      return "deadline_exceeded";
+    case Code::NotFound:
+      return "not_found";
+    case Code::AlreadyExists:
+      return "already_exists";
+    case Code::PermissionDenied:
+      return "permission_denied";
+    case Code::ResourceExhausted:
+      return "resource_exhausted";
+    case Code::FailedPrecondition:
+      return "failed_precondition";
+    case Code::Aborted:
+      return "aborted";
+    case Code::OutOfRange:
+      return "out_of_range";
+    case Code::Unimplemented:
+      return "unimplemented";
+    case Code::Internal:
+      return "internal";
+    case Code::Unavailable:
+      return "unavailable";
+    case Code::DataLoss:
+      return "data_loss";
+    case Code::Unauthenticated:
+      return "unauthenticated";
   }
   return "unknown";
 }

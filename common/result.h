@@ -57,7 +57,7 @@ struct Unexpected {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}         // NOLINT: implicit
   Result(Unexpected u) : v_(std::in_place_index<1>, std::move(u.error)) {}  // NOLINT: implicit
 
   bool has_value() const { return v_.index() == 0; }
@@ -113,30 +113,29 @@ void Result<T>::check() const {
 
 // LANYARD_TRY(auto x, expr): evaluates expr (a Result); on failure returns its error from the
 // enclosing function, otherwise binds the value to the declaration.
-#define LANYARD_TRY(decl, expr) \
-  LANYARD_TRY_IMPL(LANYARD_CONCAT(lanyard_try_, __LINE__), decl, expr)
-#define LANYARD_TRY_IMPL(tmp, decl, expr)            \
-  auto tmp = (expr);                                 \
-  if (!tmp.has_value()) {                            \
+#define LANYARD_TRY(decl, expr) LANYARD_TRY_IMPL(LANYARD_CONCAT(lanyard_try_, __LINE__), decl, expr)
+#define LANYARD_TRY_IMPL(tmp, decl, expr)                 \
+  auto tmp = (expr);                                      \
+  if (!tmp.has_value()) {                                 \
     return ::lanyard::Unexpected{std::move(tmp).error()}; \
-  }                                                  \
+  }                                                       \
   decl = std::move(tmp).value()
 
 // LANYARD_TRY_VOID(expr): for Result<void>.
-#define LANYARD_TRY_VOID(expr)                                     \
-  do {                                                             \
-    auto lanyard_try_v = (expr);                                   \
-    if (!lanyard_try_v.has_value()) {                              \
+#define LANYARD_TRY_VOID(expr)                                        \
+  do {                                                                \
+    auto lanyard_try_v = (expr);                                      \
+    if (!lanyard_try_v.has_value()) {                                 \
       return ::lanyard::Unexpected{std::move(lanyard_try_v).error()}; \
-    }                                                              \
+    }                                                                 \
   } while (false)
 
 // LANYARD_ASSERT(cond, why): a broken invariant is a bug; log and abort.
-#define LANYARD_ASSERT(cond, why)                             \
-  do {                                                        \
-    if (!(cond)) {                                            \
+#define LANYARD_ASSERT(cond, why)                              \
+  do {                                                         \
+    if (!(cond)) {                                             \
       ::lanyard::assertFailed(#cond, why, __FILE__, __LINE__); \
-    }                                                         \
+    }                                                          \
   } while (false)
 
 namespace lanyard {

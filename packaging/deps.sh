@@ -9,7 +9,7 @@ PACKAGES="
   libssl-dev openssl
   libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   catch2 libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   python3 python3-cryptography python3-jwt
 "
 

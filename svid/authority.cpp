@@ -120,9 +120,9 @@ Result<void> Authority::loadUpstream() {
     }
   }
   if (upstream_.roots.empty()) {
-    return fail(Code::InvalidArgument,
-                doing(certFile) + ": the chain does not end in a self-signed root; set "
-                                  "authority.disk.bundle_file to the upstream roots");
+    return fail(Code::InvalidArgument, doing(certFile) +
+                                           ": the chain does not end in a self-signed root; set "
+                                           "authority.disk.bundle_file to the upstream roots");
   }
   upstream_.cert = std::move((*chain)[0]);
   upstream_.key = std::move(*key);
@@ -136,8 +136,8 @@ Result<CaSlot> Authority::newSlot(SysTime now) {
   CaCertParams p{config_.trustDomain, now - Seconds(10), now + config_.caTtl,
                  "lanyard ca " + std::to_string(slot.id), -1};
   if (config_.upstream == UpstreamMode::Disk) {
-    LANYARD_TRY(slot.cert, makeCaCertificate(p, slot.key.get(), upstream_.cert.get(),
-                                             upstream_.key.get()));
+    LANYARD_TRY(slot.cert,
+                makeCaCertificate(p, slot.key.get(), upstream_.cert.get(), upstream_.key.get()));
   } else {
     LANYARD_TRY(slot.cert, makeCaCertificate(p, slot.key.get(), nullptr, slot.key.get()));
   }
@@ -228,9 +228,9 @@ Result<std::shared_ptr<const AuthoritySnapshot>> Authority::buildSnapshot() cons
   for (const auto& c : upstream_.intermediates) {
     intermediates.push_back(ossl::upRef(c.get()));
   }
-  LANYARD_TRY(snap->x509, X509SvidIssuer::create(ossl::upRef(act->cert.get()),
-                                                 ossl::upRef(act->key.get()),
-                                                 std::move(intermediates)));
+  LANYARD_TRY(snap->x509,
+              X509SvidIssuer::create(ossl::upRef(act->cert.get()), ossl::upRef(act->key.get()),
+                                     std::move(intermediates)));
   LANYARD_TRY(JwtSigner signer,
               JwtSigner::create(ossl::upRef(act->jwtKey.get()), act->jwtKid, config_.jwtRsaPss));
   snap->jwt = std::make_shared<const JwtSigner>(std::move(signer));

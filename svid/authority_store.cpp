@@ -3,13 +3,13 @@
 #include "svid/authority_store.h"
 
 #include <dirent.h>
-#include <openssl/crypto.h>
 
 #include <cstring>
 #include <filesystem>
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 
 #include "common/file_io.h"
 #include "svid/bundle.h"
@@ -56,9 +56,12 @@ Result<SlotState> parseState(const std::string& s) {
 
 const char* slotStateName(SlotState s) {
   switch (s) {
-    case SlotState::Prepared: return "prepared";
-    case SlotState::Active: return "active";
-    case SlotState::Retired: return "retired";
+    case SlotState::Prepared:
+      return "prepared";
+    case SlotState::Active:
+      return "active";
+    case SlotState::Retired:
+      return "retired";
   }
   return "unknown";
 }
@@ -139,8 +142,8 @@ Result<std::optional<AuthorityState>> AuthorityStore::load() const {
     }
     std::string td = m.at("trust_domain").get<std::string>();
     if (td != td_.name()) {
-      return badFile(manifest_, "belongs to trust domain " + td + ", but " + td_.name() +
-                                    " is configured");
+      return badFile(manifest_,
+                     "belongs to trust domain " + td + ", but " + td_.name() + " is configured");
     }
     std::string up = m.at("upstream").get<std::string>();
     if (up != upstream_) {
@@ -187,13 +190,12 @@ Result<void> AuthorityStore::save(const AuthorityState& state) const {
       LANYARD_TRY_VOID(r2);
       LANYARD_TRY_VOID(fileio::writeAtomic(cert, certPem, 0644));
     }
-    slots.push_back({{"id", slot.id},
-                     {"state", slotStateName(slot.state)},
-                     {"jwt_kid", slot.jwtKid}});
+    slots.push_back(
+        {{"id", slot.id}, {"state", slotStateName(slot.state)}, {"jwt_kid", slot.jwtKid}});
   }
-  nlohmann::json m = {{"version", kManifestVersion},      {"trust_domain", td_.name()},
-                      {"upstream", upstream_},            {"sequence", state.sequence},
-                      {"next_slot", state.nextSlotId},    {"slots", slots}};
+  nlohmann::json m = {{"version", kManifestVersion},   {"trust_domain", td_.name()},
+                      {"upstream", upstream_},         {"sequence", state.sequence},
+                      {"next_slot", state.nextSlotId}, {"slots", slots}};
   LANYARD_TRY_VOID(fileio::writeAtomic(manifest_, m.dump(2) + "\n", 0600));
   // Only after the manifest no longer names them: remove files of dropped slots.
   std::error_code ec;

@@ -32,7 +32,7 @@ struct CaSlot {
 
 /// Everything the store persists.
 struct AuthorityState {
-  uint64_t sequence = 0;   // spiffe_sequence of the current bundle (BUNDLE-2)
+  uint64_t sequence = 0;  // spiffe_sequence of the current bundle (BUNDLE-2)
   uint64_t nextSlotId = 1;
   std::vector<CaSlot> slots;
 };

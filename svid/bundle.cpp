@@ -7,10 +7,9 @@
 #include <string>
 #include <utility>
 
+#include <nlohmann/json.hpp>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-
-#include <nlohmann/json.hpp>
 
 #include "svid/encoding.h"
 #include "svid/json_depth.h"

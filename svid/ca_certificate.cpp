@@ -18,9 +18,8 @@ Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_
   LANYARD_TRY_VOID(f::setRandomSerial(cert.get()));
   LANYARD_TRY(auto subject, f::makeName({{"C", "US"}, {"O", "SPIFFE"}, {"CN", params.commonName}}));
   if (X509_set_subject_name(cert.get(), subject.get()) != 1 ||
-      X509_set_issuer_name(cert.get(),
-                           issuer != nullptr ? X509_get_subject_name(issuer) : subject.get()) !=
-          1) {
+      X509_set_issuer_name(
+          cert.get(), issuer != nullptr ? X509_get_subject_name(issuer) : subject.get()) != 1) {
     return ossl::fail("setting CA certificate names");
   }
   SysTime notAfter = params.notAfter;
@@ -50,7 +49,8 @@ Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_
 }
 
 bool isSelfSigned(X509* cert) {
-  return X509_check_issued(cert, cert) == X509_V_OK && X509_verify(cert, X509_get0_pubkey(cert)) == 1;
+  return X509_check_issued(cert, cert) == X509_V_OK &&
+         X509_verify(cert, X509_get0_pubkey(cert)) == 1;
 }
 
 bool keyMatchesCertificate(X509* cert, EVP_PKEY* key) {

@@ -16,10 +16,10 @@ inline constexpr uint8_t kOid = 0x06;
 inline constexpr uint8_t kUtcTime = 0x17;
 inline constexpr uint8_t kGeneralizedTime = 0x18;
 inline constexpr uint8_t kSequence = 0x30;
-inline constexpr uint8_t kContext0 = 0xa0;     // [0] EXPLICIT, constructed
-inline constexpr uint8_t kContext3 = 0xa3;     // [3] EXPLICIT, constructed
-inline constexpr uint8_t kSanDns = 0x82;       // GeneralName dNSName [2] IA5String
-inline constexpr uint8_t kSanUri = 0x86;       // GeneralName uniformResourceIdentifier [6]
+inline constexpr uint8_t kContext0 = 0xa0;  // [0] EXPLICIT, constructed
+inline constexpr uint8_t kContext3 = 0xa3;  // [3] EXPLICIT, constructed
+inline constexpr uint8_t kSanDns = 0x82;    // GeneralName dNSName [2] IA5String
+inline constexpr uint8_t kSanUri = 0x86;    // GeneralName uniformResourceIdentifier [6]
 
 /// Appends a definite length in its shortest form (X.690 §10.1).
 inline void appendLength(std::string& out, size_t len) {

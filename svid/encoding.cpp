@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Table-driven strict base64 (RFC 4648 §4, padded) and base64url (§5, unpadded) codecs.
-#include "common/text.h"
 #include "svid/encoding.h"
 
 #include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "common/text.h"
 
 namespace lanyard::svid {
 namespace {

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 // JWT-SVID minting (hand-built JSON, raw R‖S signatures) and validation per JWT-11.
-#include "common/text.h"
 #include "svid/jwt_svid.h"
 
 #include <array>
@@ -12,6 +11,7 @@
 
 #include <openssl/err.h>
 
+#include "common/text.h"
 #include "svid/encoding.h"
 #include "svid/json_depth.h"
 #include "svid/jwk.h"
@@ -20,13 +20,12 @@
 namespace lanyard::svid {
 namespace {
 
-using nlohmann::json;
 using jws::AlgInfo;
 using jws::ecHalfSize;
 using jws::infoOf;
 using jws::signJws;
 using jws::verifyJws;
-
+using nlohmann::json;
 
 // NumericDates beyond this many seconds from the epoch (year 2223) would overflow SysTime.
 constexpr int64_t kMaxNumericDate = 8'000'000'000;
@@ -211,9 +210,9 @@ Result<std::pair<const AlgInfo*, std::string>> checkHeader(const json& header) {
       }
       if (alg == nullptr) {
         // JWT-2: none, HS*, EdDSA and anything else are refused.
-        return bad(value.is_string()
-                       ? "algorithm " + text::quote(value.get<std::string>(), 64) + " is not allowed"
-                       : std::string("\"alg\" is not a string"));
+        return bad(value.is_string() ? "algorithm " + text::quote(value.get<std::string>(), 64) +
+                                           " is not allowed"
+                                     : std::string("\"alg\" is not a string"));
       }
     } else if (name == "typ") {
       // JWT-3: go-spiffe compares case-sensitively.

@@ -48,8 +48,7 @@ class JwtSigner {
 /// (JWT-1 … JWT-10). Empty audience strings are dropped; InvalidArgument when none is left.
 /// ECDSA signatures are raw R‖S (JWT-10). Thread-safe.
 Result<std::string> mintJwtSvid(const JwtSigner& signer, const SpiffeId& subject,
-                                const std::vector<std::string>& audience, SysTime now,
-                                Seconds ttl);
+                                const std::vector<std::string>& audience, SysTime now, Seconds ttl);
 
 /// A parsed (and, from validateJwtSvid, verified) JWT-SVID.
 struct JwtSvid {

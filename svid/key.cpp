@@ -2,15 +2,15 @@
 // Key generation and PEM/DER (de)serialisation through EVP and the OSSL_ENCODER/DECODER APIs.
 #include "svid/key.h"
 
+#include <cstring>
+
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
 #include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
-#include <openssl/bn.h>
-
-#include <cstring>
 
 namespace lanyard::svid {
 namespace {
@@ -23,10 +23,8 @@ struct KeyTypeInfo {
 };
 
 constexpr KeyTypeInfo kKeyTypes[] = {
-    {KeyType::EcP256, "ec-p256", "P-256", 256},
-    {KeyType::EcP384, "ec-p384", "P-384", 384},
-    {KeyType::Rsa2048, "rsa-2048", nullptr, 2048},
-    {KeyType::Rsa3072, "rsa-3072", nullptr, 3072},
+    {KeyType::EcP256, "ec-p256", "P-256", 256},    {KeyType::EcP384, "ec-p384", "P-384", 384},
+    {KeyType::Rsa2048, "rsa-2048", nullptr, 2048}, {KeyType::Rsa3072, "rsa-3072", nullptr, 3072},
     {KeyType::Rsa4096, "rsa-4096", nullptr, 4096},
 };
 
@@ -66,12 +64,10 @@ Result<ossl::UniquePtr<EVP_PKEY>> generateP256() {
 Result<std::string> encodeKey(const EVP_PKEY* key, const char* format, int selection,
                               const char* what) {
   ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
-  OSSL_ENCODER_CTX* ectx =
-      OSSL_ENCODER_CTX_new_for_pkey(key, selection, format,
-                                    selection == OSSL_KEYMGMT_SELECT_PUBLIC_KEY
-                                        ? "SubjectPublicKeyInfo"
-                                        : "PrivateKeyInfo",
-                                    nullptr);
+  OSSL_ENCODER_CTX* ectx = OSSL_ENCODER_CTX_new_for_pkey(
+      key, selection, format,
+      selection == OSSL_KEYMGMT_SELECT_PUBLIC_KEY ? "SubjectPublicKeyInfo" : "PrivateKeyInfo",
+      nullptr);
   bool ok = bio && ectx != nullptr && OSSL_ENCODER_CTX_get_num_encoders(ectx) > 0 &&
             OSSL_ENCODER_to_bio(ectx, bio.get()) > 0;
   OSSL_ENCODER_CTX_free(ectx);
@@ -114,10 +110,10 @@ Result<ossl::UniquePtr<EVP_PKEY>> decodeKey(std::string_view data, const char* f
 // writes it: the ECPrivateKey omits the curve (it is in the AlgorithmIdentifier) and carries the
 // public point. Building it from this template takes ~1 us where OSSL_ENCODER takes ~145 us in
 // OpenSSL 3.0, and every X.509-SVID response carries one (WAPI-10).
-constexpr unsigned char kP256Pkcs8Prefix[] = {
-    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce,
-    0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04,
-    0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20};
+constexpr unsigned char kP256Pkcs8Prefix[] = {0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06,
+                                              0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+                                              0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+                                              0x04, 0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20};
 constexpr unsigned char kP256Pkcs8Middle[] = {0xa1, 0x44, 0x03, 0x42, 0x00};
 constexpr size_t kP256Pkcs8Size = sizeof(kP256Pkcs8Prefix) + 32 + sizeof(kP256Pkcs8Middle) + 65;
 
@@ -126,8 +122,8 @@ Result<std::string> p256ToPkcs8(const EVP_PKEY* key) {
   unsigned char point[65];
   size_t pointLen = 0;
   if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1 ||
-      EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
-                                      sizeof(point), &pointLen) != 1 ||
+      EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
+                                      &pointLen) != 1 ||
       pointLen != sizeof(point) || point[0] != 0x04) {
     BN_clear_free(priv);
     return ossl::fail("encoding private key as PKCS#8 DER");
@@ -186,13 +182,16 @@ Result<KeyType> keyTypeOf(const EVP_PKEY* key) {
   }
   if (EVP_PKEY_is_a(key, "RSA")) {
     switch (EVP_PKEY_get_bits(key)) {
-      case 2048: return KeyType::Rsa2048;
-      case 3072: return KeyType::Rsa3072;
-      case 4096: return KeyType::Rsa4096;
+      case 2048:
+        return KeyType::Rsa2048;
+      case 3072:
+        return KeyType::Rsa3072;
+      case 4096:
+        return KeyType::Rsa4096;
       default:
-        return fail(Code::InvalidArgument,
-                    "checking key: unsupported RSA size " + std::to_string(EVP_PKEY_get_bits(key)) +
-                        " bits (want 2048, 3072 or 4096)");
+        return fail(Code::InvalidArgument, "checking key: unsupported RSA size " +
+                                               std::to_string(EVP_PKEY_get_bits(key)) +
+                                               " bits (want 2048, 3072 or 4096)");
     }
   }
   return fail(Code::InvalidArgument, std::string("checking key: unsupported key type ") +
@@ -209,9 +208,9 @@ Result<ossl::UniquePtr<EVP_PKEY>> generateKey(KeyType type) {
   if (!ctx || EVP_PKEY_keygen_init(ctx.get()) <= 0) {
     return ossl::fail("preparing key generation");
   }
-  int set = info.curve != nullptr ? EVP_PKEY_CTX_set_group_name(ctx.get(), info.curve)
-                                  : EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(),
-                                                                     static_cast<int>(info.bits));
+  int set = info.curve != nullptr
+                ? EVP_PKEY_CTX_set_group_name(ctx.get(), info.curve)
+                : EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), static_cast<int>(info.bits));
   if (set <= 0) {
     return ossl::fail(std::string("preparing ") + info.name + " key generation");
   }

@@ -2,10 +2,10 @@
 // Direct DER encoding of X.509-SVID leaves (RFC 5280 §4.1) for one signing CA.
 #include "svid/leaf_template.h"
 
+#include <ctime>
+
 #include <openssl/core_names.h>
 #include <openssl/rand.h>
-
-#include <ctime>
 
 #include "svid/der_writer.h"
 #include "svid/x509_fields.h"
@@ -58,8 +58,8 @@ Result<std::pair<std::string, std::string>> encodePublicKey(EVP_PKEY* key) {
   unsigned char point[65];
   size_t len = 0;
   if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) == 256 &&
-      EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
-                                      sizeof(point), &len) == 1 &&
+      EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
+                                      &len) == 1 &&
       len == sizeof(point)) {
     std::string spki(kP256SpkiPrefix);
     spki.append(reinterpret_cast<char*>(point), len);
@@ -74,8 +74,7 @@ Result<std::pair<std::string, std::string>> encodePublicKey(EVP_PKEY* key) {
   if (!pub || X509_PUBKEY_get0_param(nullptr, &bits, &bitsLen, nullptr, pub.get()) != 1) {
     return ossl::fail("encoding public key");
   }
-  return std::make_pair(std::move(spki),
-                        std::string(reinterpret_cast<const char*>(bits), bitsLen));
+  return std::make_pair(std::move(spki), std::string(reinterpret_cast<const char*>(bits), bitsLen));
 }
 
 }  // namespace
@@ -89,11 +88,12 @@ Result<LeafTemplate> LeafTemplate::create(X509* ca, EVP_PKEY* caKey,
   // The AlgorithmIdentifier exactly as OpenSSL writes it for this key and digest: sign a
   // throwaway certificate once and copy it.
   ossl::UniquePtr<X509> probe(X509_new());
-  if (!probe || X509_set_pubkey(probe.get(), caKey) != 1 || X509_sign(probe.get(), caKey, md) <= 0) {
+  if (!probe || X509_set_pubkey(probe.get(), caKey) != 1 ||
+      X509_sign(probe.get(), caKey, md) <= 0) {
     return ossl::fail("preparing leaf template signature algorithm");
   }
   LANYARD_TRY(t.sigAlg_, (toDer<X509_ALGOR, i2d_X509_ALGOR>(X509_get0_tbs_sigalg(probe.get()),
-                                                             "signature algorithm")));
+                                                            "signature algorithm")));
   LANYARD_TRY(t.issuer_, (toDer<X509_NAME, i2d_X509_NAME>(X509_get_subject_name(ca), "issuer")));
   LANYARD_TRY(auto subject, x509fields::makeName({{"C", "US"}, {"O", "SPIFFE"}}));
   LANYARD_TRY(t.subject_, (toDer<X509_NAME, i2d_X509_NAME>(subject.get(), "subject")));
@@ -142,12 +142,12 @@ Result<std::string> LeafTemplate::encode(EVP_PKEY* key, std::string_view uri,
   }
   std::string exts = fixedExts_;
   // SKI and SAN are not critical: the subject is non-empty (X509-3, X509-11).
-  exts += der::tlv(der::kSequence, std::string(kOidSubjectKeyId) +
-                                       der::tlv(der::kOctetString,
-                                                der::tlv(der::kOctetString, keyId)));
-  exts += der::tlv(der::kSequence, std::string(kOidSubjectAltName) +
-                                       der::tlv(der::kOctetString,
-                                                der::tlv(der::kSequence, names)));
+  exts +=
+      der::tlv(der::kSequence, std::string(kOidSubjectKeyId) +
+                                   der::tlv(der::kOctetString, der::tlv(der::kOctetString, keyId)));
+  exts +=
+      der::tlv(der::kSequence, std::string(kOidSubjectAltName) +
+                                   der::tlv(der::kOctetString, der::tlv(der::kSequence, names)));
 
   std::string body;
   body.reserve(600);

@@ -34,11 +34,11 @@ class LeafTemplate {
   Result<std::string> signTbs(const std::string& tbs) const;
 
   ossl::UniquePtr<EVP_PKEY> caKey_;
-  std::string digest_;        // "SHA256" / "SHA384"
-  std::string sigAlg_;        // AlgorithmIdentifier DER
-  std::string issuer_;        // Name DER (the CA's subject, byte-identical: X509-12)
-  std::string subject_;       // Name DER
-  std::string fixedExts_;     // concatenated Extension DERs
+  std::string digest_;     // "SHA256" / "SHA384"
+  std::string sigAlg_;     // AlgorithmIdentifier DER
+  std::string issuer_;     // Name DER (the CA's subject, byte-identical: X509-12)
+  std::string subject_;    // Name DER
+  std::string fixedExts_;  // concatenated Extension DERs
   std::string akiKeyId_;
 };
 

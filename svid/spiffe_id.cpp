@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Strict SPIFFE ID and trust-domain parsing per spec/SPIFFE.md §1 (ID-1 … ID-9), without regex.
-#include "common/text.h"
 #include "svid/spiffe_id.h"
 
 #include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "common/text.h"
 
 namespace lanyard::svid {
 namespace {
@@ -41,7 +42,8 @@ bool isTdChar(char c) { return (kCharClass[static_cast<unsigned char>(c)] & kTdC
 bool isSegChar(char c) { return (kCharClass[static_cast<unsigned char>(c)] & kSegChar) != 0; }
 
 Unexpected invalid(std::string_view doing, std::string_view input, const std::string& why) {
-  return fail(Code::InvalidArgument, std::string(doing) + " " + text::quote(input, kMaxQuotedBytes) + ": " + why);
+  return fail(Code::InvalidArgument,
+              std::string(doing) + " " + text::quote(input, kMaxQuotedBytes) + ": " + why);
 }
 
 // Names what a byte that is illegal in a trust domain was probably trying to be (ID-2, ID-3).

@@ -2,12 +2,12 @@
 // Certificate field encoding shared by CA and leaf minting.
 #include "svid/x509_fields.h"
 
+#include <ctime>
+
 #include <openssl/core_names.h>
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
-
-#include <ctime>
 
 namespace lanyard::svid::x509fields {
 namespace {
@@ -59,8 +59,7 @@ Result<ossl::UniquePtr<X509_NAME>> makeName(
 }
 
 Result<void> setValidity(X509* cert, SysTime from, SysTime to) {
-  if (ASN1_TIME_set(X509_getm_notBefore(cert), static_cast<time_t>(unixSeconds(from))) ==
-          nullptr ||
+  if (ASN1_TIME_set(X509_getm_notBefore(cert), static_cast<time_t>(unixSeconds(from))) == nullptr ||
       ASN1_TIME_set(X509_getm_notAfter(cert), static_cast<time_t>(unixSeconds(to))) == nullptr) {
     return ossl::fail("setting certificate validity");
   }
@@ -113,8 +112,8 @@ std::string subjectPublicKeyBytes(const X509* cert) {
 Result<std::string> keyIdentifier(std::string_view subjectPublicKey) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(subjectPublicKey.data(), subjectPublicKey.size(), md, &len, EVP_sha1(),
-                 nullptr) != 1) {
+  if (EVP_Digest(subjectPublicKey.data(), subjectPublicKey.size(), md, &len, EVP_sha1(), nullptr) !=
+      1) {
     return ossl::fail("computing key identifier");
   }
   return std::string(reinterpret_cast<char*>(md), len);

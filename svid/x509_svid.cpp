@@ -35,7 +35,9 @@ Result<SpiffeId> checkLeaf(X509* leaf, const char* doing) {
   if (!id) {
     return fail(id.error().wrap(doing));
   }
-  auto bad = [&](const std::string& what) { return fail(Code::InvalidArgument, doing + (": " + what)); };
+  auto bad = [&](const std::string& what) {
+    return fail(Code::InvalidArgument, doing + (": " + what));
+  };
   if (id->isRoot()) {
     return bad("leaf SPIFFE ID " + id->str() + " has no path (X509-2)");
   }
@@ -88,15 +90,13 @@ Result<std::unique_ptr<X509SvidIssuer>> X509SvidIssuer::create(
   }
   LANYARD_TRY(std::string aki, f::keyIdentifier(f::subjectPublicKeyBytes(ca.get())));
   LANYARD_TRY(auto bc, f::basicConstraints(false, -1));
-  LANYARD_TRY(auto ku,
-              f::keyUsage(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT));
+  LANYARD_TRY(auto ku, f::keyUsage(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT));
   LANYARD_TRY(auto eku, f::extKeyUsageServerClient());
   LANYARD_TRY(auto akiExt, f::authorityKeyId(aki));
-  LANYARD_TRY(LeafTemplate leaf,
-              LeafTemplate::create(ca.get(), caKey.get(),
-                                   {bc.get(), ku.get(), eku.get(), akiExt.get()}));
-  std::unique_ptr<X509SvidIssuer> issuer(
-      new X509SvidIssuer(caId->trustDomain(), std::move(leaf)));
+  LANYARD_TRY(
+      LeafTemplate leaf,
+      LeafTemplate::create(ca.get(), caKey.get(), {bc.get(), ku.get(), eku.get(), akiExt.get()}));
+  std::unique_ptr<X509SvidIssuer> issuer(new X509SvidIssuer(caId->trustDomain(), std::move(leaf)));
   issuer->caNotBefore_ = f::notBefore(ca.get());
   issuer->caNotAfter_ = f::notAfter(ca.get());
   // X509-13: a self-signed CA is a trust anchor and lives only in the bundle.
@@ -133,8 +133,8 @@ Result<X509Svid> X509SvidIssuer::mint(const SpiffeId& id, const X509SvidParams& 
                                       SysTime now) const {
   const char* doing = "minting X.509-SVID";
   if (id.isRoot()) {
-    return fail(Code::InvalidArgument,
-                std::string(doing) + " for " + id.str() + ": a leaf needs a non-root path (X509-2)");
+    return fail(Code::InvalidArgument, std::string(doing) + " for " + id.str() +
+                                           ": a leaf needs a non-root path (X509-2)");
   }
   if (id.trustDomain() != td_) {
     return fail(Code::InvalidArgument, std::string(doing) + " for " + id.str() +
@@ -162,18 +162,18 @@ Result<X509Svid> X509SvidIssuer::mint(const SpiffeId& id, const X509SvidParams& 
 Result<SpiffeId> spiffeIdFromCertificate(X509* cert) {
   const char* doing = "reading SPIFFE ID from certificate";
   int crit = 0;
-  ossl::UniquePtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
+  ossl::UniquePtr<GENERAL_NAMES> names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
   if (!names) {
-    return fail(Code::InvalidArgument, std::string(doing) +
-                                           (crit == -2 ? ": duplicate subjectAltName extensions"
-                                                       : ": no subjectAltName extension"));
+    return fail(Code::InvalidArgument,
+                std::string(doing) + (crit == -2 ? ": duplicate subjectAltName extensions"
+                                                 : ": no subjectAltName extension"));
   }
   const ASN1_STRING* uri = nullptr;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     int type = 0;
-    auto* value = static_cast<ASN1_STRING*>(GENERAL_NAME_get0_value(
-        sk_GENERAL_NAME_value(names.get(), i), &type));
+    auto* value = static_cast<ASN1_STRING*>(
+        GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(names.get(), i), &type));
     if (type != GEN_URI) {
       continue;
     }
@@ -237,8 +237,8 @@ Result<SpiffeId> verifyX509Svid(const std::vector<X509*>& chain, const BundleMap
   // X509-8: only the bundle of the leaf's own trust domain; never a pool of several.
   auto it = bundles.find(id.trustDomain());
   if (it == bundles.end() || !it->second) {
-    return fail(Code::PermissionDenied, std::string(doing) + ": no bundle for trust domain " +
-                                            id.trustDomain().name());
+    return fail(Code::PermissionDenied,
+                std::string(doing) + ": no bundle for trust domain " + id.trustDomain().name());
   }
   ossl::UniquePtr<X509_STORE> store(X509_STORE_new());
   ossl::X509Stack untrusted(sk_X509_new_null());
@@ -267,14 +267,13 @@ Result<SpiffeId> verifyX509Svid(const std::vector<X509*>& chain, const BundleMap
   X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
   if (X509_verify_cert(ctx.get()) != 1) {
     int err = X509_STORE_CTX_get_error(ctx.get());
-    return fail(Code::InvalidArgument, std::string(doing) + " " + id.str() + ": " +
-                                           X509_verify_cert_error_string(err));
+    return fail(Code::InvalidArgument,
+                std::string(doing) + " " + id.str() + ": " + X509_verify_cert_error_string(err));
   }
   return id;
 }
 
-Result<SpiffeId> verifyX509Svid(std::string_view chainDer, const BundleMap& bundles,
-                                SysTime now) {
+Result<SpiffeId> verifyX509Svid(std::string_view chainDer, const BundleMap& bundles, SysTime now) {
   auto certs = parseDerCertificates(chainDer);
   if (!certs) {
     return fail(certs.error().wrap("verifying X.509-SVID"));

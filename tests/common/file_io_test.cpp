@@ -4,9 +4,9 @@
 
 #include <sys/stat.h>
 
-#include <catch2/catch.hpp>
-
 #include <filesystem>
+
+#include <catch2/catch.hpp>
 
 #include "support/temp_dir.h"
 

@@ -2,9 +2,9 @@
 // Tests for common/result.h: values, errors, LANYARD_TRY propagation.
 #include "common/result.h"
 
-#include <catch2/catch.hpp>
-
 #include <memory>
+
+#include <catch2/catch.hpp>
 
 namespace lanyard {
 namespace {

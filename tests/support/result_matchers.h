@@ -10,8 +10,9 @@ namespace Catch {
 template <typename T>
 struct StringMaker<lanyard::Result<T>> {
   static std::string convert(const lanyard::Result<T>& r) {
-    return r.has_value() ? std::string("ok")
-                         : std::string(lanyard::codeName(r.error().code)) + ": " + r.error().message;
+    return r.has_value()
+               ? std::string("ok")
+               : std::string(lanyard::codeName(r.error().code)) + ": " + r.error().message;
   }
 };
 }  // namespace Catch

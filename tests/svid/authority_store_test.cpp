@@ -7,8 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include "common/file_io.h"
-#include "svid/authority.h"
 #include "support/temp_dir.h"
+#include "svid/authority.h"
 #include "test_ca.h"
 
 namespace lanyard::svid {
@@ -18,7 +18,8 @@ const SysTime kStart = fromUnixSeconds(1'800'000'000);
 
 Result<std::unique_ptr<Authority>> start(const std::string& dir, const Clock& clock,
                                          const std::string& tdName = "example.org") {
-  return Authority::create(AuthorityConfig{.trustDomain = testing::td(tdName), .dataDir = dir}, clock);
+  return Authority::create(AuthorityConfig{.trustDomain = testing::td(tdName), .dataDir = dir},
+                           clock);
 }
 
 std::string errorOf(const std::string& dir, const Clock& clock) {
@@ -70,8 +71,7 @@ TEST_CASE("bad CA state on disk is reported, never replaced by a new root",
   }
   SECTION("a key file readable by others") {
     REQUIRE(::chmod(dir.file("jwt-1.key").c_str(), 0644) == 0);
-    CHECK_THAT(errorOf(dir.path(), clock),
-               Catch::Contains("jwt-1.key") && Catch::Contains("0644"));
+    CHECK_THAT(errorOf(dir.path(), clock), Catch::Contains("jwt-1.key") && Catch::Contains("0644"));
   }
   SECTION("a CA key that does not match its certificate") {
     auto other = *generateKey(KeyType::EcP256);

@@ -7,9 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include "common/file_io.h"
+#include "support/temp_dir.h"
 #include "svid/ca_certificate.h"
 #include "svid/x509_fields.h"
-#include "support/temp_dir.h"
 #include "test_ca.h"
 
 namespace lanyard::svid {
@@ -50,8 +50,8 @@ TEST_CASE("a self-signed authority mints SVIDs that verify against its bundle",
   REQUIRE(svid);
   CHECK(chainLength(*svid) == 1);
   CHECK(verifyX509Svid(svid->chainDer(), mapOf(*snap), clock.now()));
-  auto jwt = mintJwtSvid(*snap->jwt, sid("spiffe://example.org/w"), {"aud"}, clock.now(),
-                         Seconds(300));
+  auto jwt =
+      mintJwtSvid(*snap->jwt, sid("spiffe://example.org/w"), {"aud"}, clock.now(), Seconds(300));
   REQUIRE(jwt);
   CHECK(validateJwtSvid(*jwt, mapOf(*snap), "aud", clock.now()));
 }
@@ -183,7 +183,8 @@ void writeUpstream(Upstream& u, SysTime now, bool withIntermediate) {
   u.root = *makeCaCertificate(p, u.rootKey.get(), nullptr, u.rootKey.get());
   if (!withIntermediate) {
     REQUIRE(fileio::writeAtomic(u.dir.file("upstream.pem"), *certificateToPem(u.root.get()), 0644));
-    REQUIRE(fileio::writeAtomic(u.dir.file("upstream.key"), *privateKeyToPem(u.rootKey.get()), 0600));
+    REQUIRE(
+        fileio::writeAtomic(u.dir.file("upstream.key"), *privateKeyToPem(u.rootKey.get()), 0600));
     return;
   }
   auto interKey = *generateKey(KeyType::EcP256);
@@ -258,7 +259,8 @@ TEST_CASE("disk upstream errors name the file and the problem", "[svid][authorit
     auto ca = testing::makeTestCa("corp.example", kStart);
     auto leaf = ca.issuer->mint(sid("spiffe://corp.example/x"), {}, kStart);
     REQUIRE(fileio::writeAtomic(u.dir.file("upstream.pem"), *leaf->chainPem(), 0644));
-    REQUIRE(fileio::writeAtomic(u.dir.file("upstream.key"), *privateKeyToPem(leaf->key.get()), 0600));
+    REQUIRE(
+        fileio::writeAtomic(u.dir.file("upstream.key"), *privateKeyToPem(leaf->key.get()), 0600));
     auto a = Authority::create(diskConfig(u, data.path()), clock);
     REQUIRE_FALSE(a);
     CHECK_THAT(a.error().message, Catch::Contains("not a CA"));

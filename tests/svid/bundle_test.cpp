@@ -2,13 +2,12 @@
 // Tests for svid/bundle.cpp: SPIFFE bundle, JWT bundle, DER and PEM encodings (BUNDLE-1 … 10).
 #include "svid/bundle.h"
 
-#include <catch2/catch.hpp>
 #include <cstdint>
 #include <string>
 
-#include <openssl/x509v3.h>
-
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/x509v3.h>
 
 #include "svid/encoding.h"
 #include "svid/jwk.h"

@@ -2,11 +2,12 @@
 // Tests for svid/encoding.cpp: RFC 4648 vectors, round trips and strict rejection.
 #include "svid/encoding.h"
 
-#include <catch2/catch.hpp>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <string_view>
+
+#include <catch2/catch.hpp>
 
 namespace lanyard::svid {
 namespace {

@@ -54,8 +54,7 @@ testing::RunResult opensslVerify(const Written& w, bool withUntrusted) {
 
 void checkWithPython(const Written& w, const std::string& expectedId) {
   auto r = run({testing::python(), testing::sourceDir() + "/tests/svid/tools/verify_x509.py",
-                "--chain-der", w.chainDer, "--bundle-der", w.bundleDer, "--expect-id",
-                expectedId});
+                "--chain-der", w.chainDer, "--bundle-der", w.bundleDer, "--expect-id", expectedId});
   INFO(r.output);
   CHECK(r.exitCode == 0);
 }
@@ -64,7 +63,8 @@ TEST_CASE("openssl verify -x509_strict accepts self-signed-mode SVIDs against ou
           "[svid][interop]") {
   testing::TempDir dir;
   FakeClock clock(SystemClock::instance().now());
-  auto a = Authority::create({.trustDomain = td("example.org"), .dataDir = dir.file("data")}, clock);
+  auto a =
+      Authority::create({.trustDomain = td("example.org"), .dataDir = dir.file("data")}, clock);
   REQUIRE(a);
   auto snap = (*a)->current();
   auto svid = snap->x509->mint(sid("spiffe://example.org/billing/api"), {{"billing.internal"}},
@@ -87,9 +87,9 @@ TEST_CASE("openssl verify -x509_strict accepts self-signed-mode SVIDs against ou
     CHECK_THAT(text.output, Catch::Contains(want));
   }
   auto caText = run({"openssl", "x509", "-in", w.bundle, "-noout", "-text"});
-  for (const char* want : {"CA:TRUE", "X509v3 Key Usage: critical",
-                           "Digital Signature, Certificate Sign, CRL Sign",
-                           "URI:spiffe://example.org"}) {
+  for (const char* want :
+       {"CA:TRUE", "X509v3 Key Usage: critical", "Digital Signature, Certificate Sign, CRL Sign",
+        "URI:spiffe://example.org"}) {
     INFO(want);
     CHECK_THAT(caText.output, Catch::Contains(want));
   }

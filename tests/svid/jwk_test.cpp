@@ -2,9 +2,9 @@
 // Tests for svid/jwk.cpp: JWK key members for EC and RSA keys, strict parsing (BUNDLE-7), kids.
 #include "svid/jwk.h"
 
-#include <catch2/catch.hpp>
 #include <string>
 
+#include <catch2/catch.hpp>
 #include <openssl/core_names.h>
 
 #include "svid/encoding.h"

@@ -1,20 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // Independent verification of our JWT-SVIDs and SPIFFE bundles with PyJWT (tools/verify_jwt.py).
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <openssl/x509v3.h>
 
-#include <nlohmann/json.hpp>
-
+#include "support/run.h"
+#include "support/temp_dir.h"
 #include "svid/bundle.h"
 #include "svid/encoding.h"
 #include "svid/jwt_svid.h"
-#include "support/run.h"
-#include "support/temp_dir.h"
 
 namespace lanyard::svid {
 namespace {

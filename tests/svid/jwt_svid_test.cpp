@@ -2,11 +2,11 @@
 // Tests for svid/jwt_svid.cpp: minting (JWT-1 … JWT-10) and validation per JWT-11.
 #include "svid/jwt_svid.h"
 
-#include <catch2/catch.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <catch2/catch.hpp>
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
 

@@ -3,14 +3,12 @@
 #include "svid/key.h"
 
 #include <catch2/catch.hpp>
-
 #include <openssl/x509.h>
 
 namespace lanyard::svid {
 namespace {
 
-TEST_CASE("every supported key type generates, reports its type and round-trips",
-          "[svid][key]") {
+TEST_CASE("every supported key type generates, reports its type and round-trips", "[svid][key]") {
   for (auto type : {KeyType::EcP256, KeyType::EcP384, KeyType::Rsa2048}) {
     auto key = generateKey(type);
     REQUIRE(key);

@@ -2,9 +2,10 @@
 // Tests for svid/spiffe_id.cpp: every rule of spec/SPIFFE.md §1 (ID-1 … ID-9), both ways.
 #include "svid/spiffe_id.h"
 
-#include <catch2/catch.hpp>
 #include <string>
 #include <string_view>
+
+#include <catch2/catch.hpp>
 
 namespace lanyard::svid {
 namespace {

@@ -2,13 +2,12 @@
 // Test fixture: a throwaway self-signed CA for a trust domain, its issuer and its bundle.
 #pragma once
 
-#include <catch2/catch.hpp>
-
-#include "support/result_matchers.h"
-
 #include <memory>
 #include <string>
 
+#include <catch2/catch.hpp>
+
+#include "support/result_matchers.h"
 #include "svid/bundle.h"
 #include "svid/ca_certificate.h"
 #include "svid/key.h"
@@ -27,8 +26,7 @@ struct TestCa {
 };
 
 /// A self-signed CA valid for [now - 1 h, now + ttl) in trust domain `name`.
-inline TestCa makeTestCa(const std::string& name, SysTime now,
-                         Seconds ttl = Seconds(24 * 3600),
+inline TestCa makeTestCa(const std::string& name, SysTime now, Seconds ttl = Seconds(24 * 3600),
                          svid::KeyType type = svid::KeyType::EcP256) {
   TestCa ca;
   ca.key = *svid::generateKey(type);
@@ -36,7 +34,8 @@ inline TestCa makeTestCa(const std::string& name, SysTime now,
   auto cert = svid::makeCaCertificate(p, ca.key.get(), nullptr, ca.key.get());
   REQUIRE(cert);
   ca.cert = std::move(*cert);
-  auto issuer = svid::X509SvidIssuer::create(ossl::upRef(ca.cert.get()), ossl::upRef(ca.key.get()), {});
+  auto issuer =
+      svid::X509SvidIssuer::create(ossl::upRef(ca.cert.get()), ossl::upRef(ca.key.get()), {});
   REQUIRE(issuer);
   ca.issuer = std::move(*issuer);
   auto bundle = std::make_shared<svid::Bundle>(td(name));

@@ -11,9 +11,9 @@
 namespace lanyard::svid {
 namespace {
 
-using testing::makeTestCa;
 using testing::chainLength;
 using testing::leafOf;
+using testing::makeTestCa;
 using testing::sid;
 using testing::td;
 
@@ -24,11 +24,10 @@ X509_EXTENSION* findExt(X509* cert, int nid) {
   return idx < 0 ? nullptr : X509_get_ext(cert, idx);
 }
 
-TEST_CASE("a minted leaf carries exactly one URI SAN with its SPIFFE ID (X509-1)",
-          "[svid][x509]") {
+TEST_CASE("a minted leaf carries exactly one URI SAN with its SPIFFE ID (X509-1)", "[svid][x509]") {
   auto ca = makeTestCa("example.org", kNow);
-  auto svid = ca.issuer->mint(sid("spiffe://example.org/billing/api"), {{"billing.internal"}},
-                              kNow);
+  auto svid =
+      ca.issuer->mint(sid("spiffe://example.org/billing/api"), {{"billing.internal"}}, kNow);
   REQUIRE(svid);
   auto id = spiffeIdFromCertificate(leafOf(*svid).get());
   REQUIRE(id);
@@ -69,9 +68,10 @@ TEST_CASE("a leaf has a non-empty subject and a non-critical SAN (X509-3)", "[sv
   CHECK(X509_EXTENSION_get_critical(findExt(leafOf(*svid).get(), NID_subject_alt_name)) == 0);
 }
 
-TEST_CASE("leaf key usage is critical with digitalSignature and without cert/CRL signing "
-          "(X509-4)",
-          "[svid][x509]") {
+TEST_CASE(
+    "leaf key usage is critical with digitalSignature and without cert/CRL signing "
+    "(X509-4)",
+    "[svid][x509]") {
   auto ca = makeTestCa("example.org", kNow);
   auto svid = ca.issuer->mint(sid("spiffe://example.org/a"), {}, kNow);
   REQUIRE(svid);
@@ -90,9 +90,10 @@ TEST_CASE("leaf key usage is critical with digitalSignature and without cert/CRL
   CHECK((xku & XKU_SSL_CLIENT) != 0);
 }
 
-TEST_CASE("CA certificates are critical cA=TRUE with keyCertSign and digitalSignature "
-          "(X509-4, X509-5, ID-8)",
-          "[svid][x509]") {
+TEST_CASE(
+    "CA certificates are critical cA=TRUE with keyCertSign and digitalSignature "
+    "(X509-4, X509-5, ID-8)",
+    "[svid][x509]") {
   auto ca = makeTestCa("example.org", kNow);
   X509* c = ca.cert.get();
   CHECK(X509_EXTENSION_get_critical(findExt(c, NID_basic_constraints)) == 1);
@@ -118,9 +119,10 @@ TEST_CASE("a leaf is critical cA=FALSE without a path length (X509-5)", "[svid][
   CHECK(X509_get_pathlen(leaf) == -1);
 }
 
-TEST_CASE("serials are positive, random and at most 20 octets; SKI/AKI are not critical "
-          "(X509-11)",
-          "[svid][x509]") {
+TEST_CASE(
+    "serials are positive, random and at most 20 octets; SKI/AKI are not critical "
+    "(X509-11)",
+    "[svid][x509]") {
   auto ca = makeTestCa("example.org", kNow);
   auto a = ca.issuer->mint(sid("spiffe://example.org/a"), {}, kNow);
   auto b = ca.issuer->mint(sid("spiffe://example.org/a"), {}, kNow);
@@ -138,8 +140,7 @@ TEST_CASE("serials are positive, random and at most 20 octets; SKI/AKI are not c
   CHECK(X509_EXTENSION_get_critical(findExt(leaf, NID_authority_key_identifier)) == 0);
 }
 
-TEST_CASE("the leaf's issuer DN and AKI match the CA's subject and SKI (X509-12)",
-          "[svid][x509]") {
+TEST_CASE("the leaf's issuer DN and AKI match the CA's subject and SKI (X509-12)", "[svid][x509]") {
   auto ca = makeTestCa("example.org", kNow);
   auto svid = ca.issuer->mint(sid("spiffe://example.org/a"), {}, kNow);
   REQUIRE(svid);

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+// The authority, health and attestors sections of the configuration file.
+#include "daemon/config_sections.h"
+
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include "common/text.h"
+#include "daemon/entry.h"
+#include "svid/key.h"
+
+namespace lanyard::daemon::config_detail {
+namespace {
+
+constexpr std::array<std::string_view, 5> kAuthorityKeys = {"upstream", "ca_ttl", "disk",
+                                                            "ca_key_type", "jwt_key_type"};
+constexpr std::array<std::string_view, 3> kDiskKeys = {"cert_file", "key_file", "bundle_file"};
+constexpr std::array<std::string_view, 1> kHealthKeys = {"listen"};
+
+Result<void> readKeyType(const ConfigReader& r, const Fields& af, std::string_view key,
+                         svid::KeyType& out) {
+  const Field* f = af.find(key);
+  if (f == nullptr) {
+    return {};
+  }
+  const std::string path = joinPath("authority", key);
+  LANYARD_TRY(std::string name, r.string(*f, path));
+  auto type = svid::keyTypeFromName(name);
+  if (!type) {
+    return r.error(*f, path,
+                   "unknown key type " + text::quote(name, 64) + ": " + bareReason(type.error()));
+  }
+  out = *type;
+  return {};
+}
+
+Result<void> readUpstream(const ConfigReader& r, const Fields& af, svid::AuthorityConfig& a) {
+  const Field* f = af.find("upstream");
+  if (f == nullptr) {
+    return {};
+  }
+  LANYARD_TRY(std::string mode, r.string(*f, "authority.upstream"));
+  if (mode == "self_signed") {
+    a.upstream = svid::UpstreamMode::SelfSigned;
+  } else if (mode == "disk") {
+    a.upstream = svid::UpstreamMode::Disk;
+  } else {
+    return r.error(*f, "authority.upstream",
+                   "unknown mode " + text::quote(mode, 64) + " (want self_signed or disk)");
+  }
+  return {};
+}
+
+// authority.disk: required with upstream: disk, refused otherwise so that a forgotten
+// `upstream: disk` does not silently create a self-signed root instead.
+Result<void> readDisk(const ConfigReader& r, const Fields& af, svid::AuthorityConfig& a) {
+  const Field* d = af.find("disk");
+  if (a.upstream != svid::UpstreamMode::Disk) {
+    if (d != nullptr) {
+      return r.error(*d, "authority.disk",
+                     "only used with upstream: disk (upstream is self_signed)");
+    }
+    return {};
+  }
+  if (d == nullptr) {
+    return r.error(*af.find("upstream"), "authority.disk",
+                   "missing: upstream: disk needs disk.cert_file and disk.key_file");
+  }
+  LANYARD_TRY(Fields df, r.fields(*d, "authority.disk", kDiskKeys));
+  for (auto [key, out] :
+       {std::pair{"cert_file", &a.upstreamCertFile}, std::pair{"key_file", &a.upstreamKeyFile},
+        std::pair{"bundle_file", &a.upstreamBundleFile}}) {
+    const std::string path = joinPath("authority.disk", key);
+    const Field* f = df.find(key);
+    if (f != nullptr) {
+      LANYARD_TRY(*out, r.path(*f, path));
+    } else if (std::string_view(key) != "bundle_file") {
+      return r.error(
+          *d, path,
+          "missing: upstream: disk needs the upstream CA's " +
+              std::string(std::string_view(key) == "cert_file" ? "certificate (PEM)"
+                                                               : "private key (PEM, mode 0600)"));
+    }
+  }
+  return {};
+}
+
+bool isHostChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-';
+}
+
+bool isIpv6Char(char c) {
+  return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
+         c == '.';
+}
+
+// "host:port", "[v6]:port"; port 0 asks the kernel for a free one (tests).
+bool validListen(std::string_view s) {
+  const size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return false;
+  }
+  std::string_view host = s.substr(0, colon);
+  std::string_view port = s.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoi(std::string(port)) > 65535) {
+    return false;
+  }
+  if (host.front() == '[') {
+    return host.size() > 2 && host.back() == ']' &&
+           std::all_of(host.begin() + 1, host.end() - 1, isIpv6Char);
+  }
+  return std::all_of(host.begin(), host.end(), isHostChar);
+}
+
+bool validAttestorName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+Result<void> readAuthority(const ConfigReader& r, const Field& f, Config& c) {
+  LANYARD_TRY(Fields af, r.fields(f, "authority", kAuthorityKeys));
+  svid::AuthorityConfig& a = c.authority;
+  LANYARD_TRY_VOID(readUpstream(r, af, a));
+  if (const Field* t = af.find("ca_ttl"); t != nullptr) {
+    LANYARD_TRY(a.caTtl, r.duration(*t, "authority.ca_ttl"));
+  }
+  LANYARD_TRY_VOID(readKeyType(r, af, "ca_key_type", a.caKeyType));
+  LANYARD_TRY_VOID(readKeyType(r, af, "jwt_key_type", a.jwtKeyType));
+  return readDisk(r, af, a);
+}
+
+Result<void> readHealth(const ConfigReader& r, const Field& f, Config& c) {
+  LANYARD_TRY(Fields hf, r.fields(f, "health", kHealthKeys));
+  if (const Field* l = hf.find("listen"); l != nullptr) {
+    LANYARD_TRY(c.healthListen, r.string(*l, "health.listen"));
+    if (!validListen(c.healthListen)) {
+      return r.error(*l, "health.listen",
+                     text::quote(c.healthListen, 64) + " is not host:port (e.g. 127.0.0.1:8089)");
+    }
+  }
+  return {};
+}
+
+Result<void> readAttestors(const ConfigReader& r, const Field& f, Config& c) {
+  if (!f.value.IsMap()) {
+    return r.error(f, "attestors",
+                   "expected a map of attestor names (e.g. unix: {}), got " +
+                       std::string(describeType(f.value)));
+  }
+  std::vector<std::string> seen;
+  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (!key.IsScalar() || !validAttestorName(key.Scalar())) {
+      return r.error(key, "attestors",
+                     "an attestor name is lowercase letters, digits, '_' or '-' (e.g. unix)");
+    }
+    const std::string path = joinPath("attestors", key.Scalar());
+    if (std::find(seen.begin(), seen.end(), key.Scalar()) != seen.end()) {
+      return r.error(key, path, "attestor configured twice");
+    }
+    seen.push_back(key.Scalar());
+    if (!it->second.IsMap() && !it->second.IsNull()) {
+      return r.error(key, path,
+                     "expected a map (the attestor's settings) or nothing, got " +
+                         std::string(describeType(it->second)));
+    }
+  }
+  c.attestors = f.value;
+  return {};
+}
+
+}  // namespace lanyard::daemon::config_detail

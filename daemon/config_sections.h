@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+// Internal to daemon/: readers for the sections of the configuration file, shared by
+// config.cpp (top level), config_sections.cpp (authority, health, attestors) and
+// config_entries.cpp (entries).
+#pragma once
+
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "daemon/config.h"
+#include "daemon/config_reader.h"
+
+namespace lanyard::daemon::config_detail {
+
+/// `authority:` into c.authority (all but trustDomain and dataDir).
+Result<void> readAuthority(const ConfigReader& r, const Field& f, Config& c);
+/// `health:` into c.healthListen.
+Result<void> readHealth(const ConfigReader& r, const Field& f, Config& c);
+/// `attestors:` into c.attestors, kept raw: a map of attestor names to a map or null.
+Result<void> readAttestors(const ConfigReader& r, const Field& f, Config& c);
+/// `entries:` into c.entries; needs c.trustDomain and c.authority.caTtl.
+Result<void> readEntries(const ConfigReader& r, const Field& f, Config& c);
+
+/// Rejects an SVID TTL (`key` is x509_svid_ttl or jwt_svid_ttl) above half of the CA's
+/// lifetime: an SVID never outlives its CA (DESIGN.md §3), so a longer TTL would be silently
+/// cut short. `f` is where the TTL was written.
+Result<void> checkSvidTtl(const ConfigReader& r, const Field& f, std::string_view path, Seconds ttl,
+                          Seconds caTtl);
+
+}  // namespace lanyard::daemon::config_detail

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+// Writing a Config back out as the YAML that parseConfig() reads (for `lanyard config check`).
+#include <string>
+
+#include <yaml-cpp/yaml.h>
+
+#include "daemon/config.h"
+#include "daemon/duration.h"
+#include "svid/key.h"
+
+namespace lanyard::daemon {
+namespace {
+
+void writeAuthority(YAML::Emitter& out, const svid::AuthorityConfig& a) {
+  out << YAML::Key << "authority" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "upstream" << YAML::Value << svid::upstreamModeName(a.upstream);
+  out << YAML::Key << "ca_ttl" << YAML::Value << formatDuration(a.caTtl);
+  out << YAML::Key << "ca_key_type" << YAML::Value << svid::keyTypeName(a.caKeyType);
+  out << YAML::Key << "jwt_key_type" << YAML::Value << svid::keyTypeName(a.jwtKeyType);
+  if (a.upstream == svid::UpstreamMode::Disk) {
+    out << YAML::Key << "disk" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "cert_file" << YAML::Value << a.upstreamCertFile;
+    out << YAML::Key << "key_file" << YAML::Value << a.upstreamKeyFile;
+    if (!a.upstreamBundleFile.empty()) {
+      out << YAML::Key << "bundle_file" << YAML::Value << a.upstreamBundleFile;
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+}
+
+void writeEntry(YAML::Emitter& out, const RegistrationEntry& e) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "spiffe_id" << YAML::Value << e.spiffeIdTemplate;
+  out << YAML::Key << "selectors" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const EntrySelector& s : e.selectors) {
+    out << s.str();
+  }
+  out << YAML::EndSeq;
+  if (e.x509SvidTtl) {
+    out << YAML::Key << "x509_svid_ttl" << YAML::Value << formatDuration(*e.x509SvidTtl);
+  }
+  if (e.jwtSvidTtl) {
+    out << YAML::Key << "jwt_svid_ttl" << YAML::Value << formatDuration(*e.jwtSvidTtl);
+  }
+  if (!e.dnsNames.empty()) {
+    out << YAML::Key << "dns_names" << YAML::Value << YAML::Flow << e.dnsNames;
+  }
+  if (!e.hint.empty()) {
+    out << YAML::Key << "hint" << YAML::Value << e.hint;
+  }
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string toYaml(const Config& c) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "trust_domain" << YAML::Value << c.trustDomain.name();
+  out << YAML::Key << "socket_path" << YAML::Value << c.socketPath;
+  out << YAML::Key << "data_dir" << YAML::Value << c.dataDir;
+  out << YAML::Key << "log_level" << YAML::Value << c.logLevel;
+  out << YAML::Key << "log_format" << YAML::Value
+      << (c.logFormat == log::Format::Json ? "json" : "text");
+  out << YAML::Key << "x509_svid_ttl" << YAML::Value << formatDuration(c.x509SvidTtl);
+  out << YAML::Key << "jwt_svid_ttl" << YAML::Value << formatDuration(c.jwtSvidTtl);
+  writeAuthority(out, c.authority);
+  out << YAML::Key << "health" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "listen" << YAML::Value << c.healthListen << YAML::EndMap;
+  out << YAML::Key << "attestors" << YAML::Value << c.attestors;
+  out << YAML::Key << "entries" << YAML::Value << YAML::BeginSeq;
+  for (const RegistrationEntry& e : c.entries) {
+    writeEntry(out, e);
+  }
+  out << YAML::EndSeq;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace lanyard::daemon
