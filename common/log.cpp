@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 namespace lanyard::log {
@@ -20,13 +21,42 @@ State& state() {
   return s;
 }
 
-const char* patternFor(Format f) {
-  // Text: "info svid: message". JSON: one object per line (messages are ours and carry no
-  // double quotes unescaped; the daemon's JSON sink escapes them when it arrives).
-  return f == Format::Json ? R"({"level":"%l","logger":"%n","msg":"%v"})" : "%l %n: %v";
-}
+// %j: the message as the inside of a JSON string (quotes, backslashes and control bytes
+// escaped), so a log line stays one valid JSON object whatever the message holds.
+class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*time*/,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (char c : msg.payload) {
+      auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        dest.push_back('\\');
+        dest.push_back(c);
+      } else if (u < 0x20) {
+        const char esc[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
+        dest.append(esc, esc + sizeof(esc));
+      } else {
+        dest.push_back(c);
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+};
 
 }  // namespace
+
+std::unique_ptr<spdlog::formatter> makeFormatter(Format format) {
+  auto f = std::make_unique<spdlog::pattern_formatter>();
+  if (format == Format::Json) {
+    f->add_flag<JsonMessageFlag>('j').set_pattern(R"({"level":"%l","logger":"%n","msg":"%j"})");
+  } else {
+    f->set_pattern("%l %n: %v");  // "info svid: message"
+  }
+  return f;
+}
 
 std::shared_ptr<spdlog::logger> get(const std::string& name) {
   State& s = state();
@@ -36,7 +66,7 @@ std::shared_ptr<spdlog::logger> get(const std::string& name) {
   }
   auto logger = spdlog::stderr_logger_mt(name);
   logger->set_level(s.level);
-  logger->set_pattern(patternFor(s.format));
+  logger->set_formatter(makeFormatter(s.format));
   return logger;
 }
 
@@ -60,7 +90,7 @@ Result<void> configure(const std::string& level, Format format) {
   s.format = format;
   spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) {
     l->set_level(lvl);
-    l->set_pattern(patternFor(format));
+    l->set_formatter(makeFormatter(format));
   });
   return {};
 }

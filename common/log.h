@@ -17,6 +17,10 @@ enum class Format { Text, Json };
 /// Thread-safe.
 std::shared_ptr<spdlog::logger> get(const std::string& name);
 
+/// The line formatter for `format`: "<level> <logger>: <message>", or one JSON object
+/// {"level","logger","msg"} per line with the message escaped.
+std::unique_ptr<spdlog::formatter> makeFormatter(Format format);
+
 /// Sets level and format for every existing and future logger. `level` is one of
 /// debug, info, warn, error.
 Result<void> configure(const std::string& level, Format format);
