@@ -17,8 +17,12 @@ test: build
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+# Repetitions interleaved at random, so machine drift hits floors and our figures alike; the
+# ratios use the medians (docs/benchmarks.md).
+BENCH_ARGS ?= --benchmark_repetitions=10 --benchmark_min_time=0.3 \
+  --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 bench: build
-	./$(BUILD)/bench/svid_bench
+	./$(BUILD)/bench/svid_bench $(BENCH_ARGS)
 
 deps:
 	@./packaging/deps.sh

@@ -117,34 +117,6 @@ constexpr unsigned char kP256Pkcs8Prefix[] = {0x30, 0x81, 0x87, 0x02, 0x01, 0x00
 constexpr unsigned char kP256Pkcs8Middle[] = {0xa1, 0x44, 0x03, 0x42, 0x00};
 constexpr size_t kP256Pkcs8Size = sizeof(kP256Pkcs8Prefix) + 32 + sizeof(kP256Pkcs8Middle) + 65;
 
-Result<std::string> p256ToPkcs8(const EVP_PKEY* key) {
-  BIGNUM* priv = nullptr;
-  unsigned char point[65];
-  size_t pointLen = 0;
-  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1 ||
-      EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
-                                      &pointLen) != 1 ||
-      pointLen != sizeof(point) || point[0] != 0x04) {
-    BN_clear_free(priv);
-    return ossl::fail("encoding private key as PKCS#8 DER");
-  }
-  std::string out(kP256Pkcs8Size, '\0');
-  auto* p = reinterpret_cast<unsigned char*>(out.data());
-  std::memcpy(p, kP256Pkcs8Prefix, sizeof(kP256Pkcs8Prefix));
-  p += sizeof(kP256Pkcs8Prefix);
-  int ok = BN_bn2binpad(priv, p, 32);
-  BN_clear_free(priv);
-  if (ok != 32) {
-    OPENSSL_cleanse(out.data(), out.size());
-    return ossl::fail("encoding private key as PKCS#8 DER");
-  }
-  p += 32;
-  std::memcpy(p, kP256Pkcs8Middle, sizeof(kP256Pkcs8Middle));
-  p += sizeof(kP256Pkcs8Middle);
-  std::memcpy(p, point, sizeof(point));
-  return out;
-}
-
 }  // namespace
 
 const char* keyTypeName(KeyType type) { return infoFor(type).name; }
@@ -221,9 +193,46 @@ Result<std::string> privateKeyToPem(const EVP_PKEY* key) {
   return encodeKey(key, "PEM", OSSL_KEYMGMT_SELECT_ALL, "encoding private key as PEM");
 }
 
+Result<std::string> ecPublicPoint(const EVP_PKEY* key) {
+  unsigned char point[133];  // uncompressed P-521 is the largest
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
+                                      &len) != 1 ||
+      len == 0 || point[0] != 0x04) {
+    return ossl::fail("reading EC public point");
+  }
+  return std::string(reinterpret_cast<char*>(point), len);
+}
+
+Result<SecretBytes> p256PrivateKeyToDer(const EVP_PKEY* key, std::string_view point) {
+  BIGNUM* priv = nullptr;
+  if (point.size() != 65 || point[0] != 0x04 ||
+      EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1) {
+    BN_clear_free(priv);
+    return ossl::fail("encoding private key as PKCS#8 DER");
+  }
+  std::string out(kP256Pkcs8Size, '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  std::memcpy(p, kP256Pkcs8Prefix, sizeof(kP256Pkcs8Prefix));
+  p += sizeof(kP256Pkcs8Prefix);
+  int ok = BN_bn2binpad(priv, p, 32);
+  BN_clear_free(priv);
+  if (ok != 32) {
+    OPENSSL_cleanse(out.data(), out.size());
+    return ossl::fail("encoding private key as PKCS#8 DER");
+  }
+  p += 32;
+  std::memcpy(p, kP256Pkcs8Middle, sizeof(kP256Pkcs8Middle));
+  p += sizeof(kP256Pkcs8Middle);
+  std::memcpy(p, point.data(), point.size());
+  return SecretBytes(std::move(out));  // moves the heap buffer: no copy is left behind
+}
+
 Result<std::string> privateKeyToDer(const EVP_PKEY* key) {
   if (auto type = keyTypeOf(key); type && *type == KeyType::EcP256) {
-    return p256ToPkcs8(key);
+    LANYARD_TRY(std::string point, ecPublicPoint(key));
+    LANYARD_TRY(SecretBytes der, p256PrivateKeyToDer(key, point));
+    return der.str();
   }
   return encodeKey(key, "DER", OSSL_KEYMGMT_SELECT_ALL, "encoding private key as PKCS#8 DER");
 }

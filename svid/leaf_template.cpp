@@ -54,16 +54,12 @@ std::string encodeTime(SysTime t) {
 }
 
 // The SubjectPublicKeyInfo and the subjectPublicKey bits (for the key identifier).
-Result<std::pair<std::string, std::string>> encodePublicKey(EVP_PKEY* key) {
-  unsigned char point[65];
-  size_t len = 0;
-  if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) == 256 &&
-      EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
-                                      &len) == 1 &&
-      len == sizeof(point)) {
+Result<std::pair<std::string, std::string>> encodePublicKey(EVP_PKEY* key,
+                                                            std::string_view p256Point) {
+  if (!p256Point.empty()) {
     std::string spki(kP256SpkiPrefix);
-    spki.append(reinterpret_cast<char*>(point), len);
-    return std::make_pair(std::move(spki), std::string(reinterpret_cast<char*>(point), len));
+    spki.append(p256Point);
+    return std::make_pair(std::move(spki), std::string(p256Point));
   }
   // Other key types are rare for leaves: let OpenSSL encode them.
   LANYARD_TRY(std::string spki, (toDer<EVP_PKEY, i2d_PUBKEY>(key, "public key")));
@@ -123,7 +119,8 @@ Result<std::string> LeafTemplate::signTbs(const std::string& tbs) const {
   return der::tlv(der::kSequence, body);
 }
 
-Result<std::string> LeafTemplate::encode(EVP_PKEY* key, std::string_view uri,
+Result<std::string> LeafTemplate::encode(EVP_PKEY* key, std::string_view p256Point,
+                                         std::string_view uri,
                                          const std::vector<std::string>& dnsNames,
                                          SysTime notBefore, SysTime notAfter) const {
   // X509-11: positive serial of 16 octets with a non-zero top octet (126 random bits).
@@ -132,7 +129,7 @@ Result<std::string> LeafTemplate::encode(EVP_PKEY* key, std::string_view uri,
     return ossl::fail("generating certificate serial");
   }
   serial[0] = static_cast<unsigned char>((serial[0] & 0x3f) | 0x40);
-  LANYARD_TRY(auto spki, encodePublicKey(key));
+  LANYARD_TRY(auto spki, encodePublicKey(key, p256Point));
   LANYARD_TRY(std::string keyId, x509fields::keyIdentifier(spki.second));
 
   std::string names;

@@ -24,8 +24,9 @@ class LeafTemplate {
                                      const std::vector<X509_EXTENSION*>& fixedExtensions);
 
   /// A signed leaf certificate in DER: random positive 128-bit serial, the given validity,
-  /// `key`'s public half, SKI from it, and a SAN extension with `uri` then `dnsNames`.
-  Result<std::string> encode(EVP_PKEY* key, std::string_view uri,
+  /// `key`'s public half, SKI from it, and a SAN extension with `uri` then `dnsNames`. For a
+  /// P-256 key pass its public point (ecPublicPoint()) as `p256Point`; otherwise empty.
+  Result<std::string> encode(EVP_PKEY* key, std::string_view p256Point, std::string_view uri,
                              const std::vector<std::string>& dnsNames, SysTime notBefore,
                              SysTime notAfter) const;
 

@@ -153,10 +153,21 @@ Result<X509Svid> X509SvidIssuer::mint(const SpiffeId& id, const X509SvidParams& 
     return fail(Code::FailedPrecondition, std::string(doing) + ": the signing CA has expired");
   }
   LANYARD_TRY(auto key, generateKey(params.keyType));
+  // The Workload API needs the PKCS#8 key too (WAPI-10): encode it now, reading the public
+  // point once for both encodings.
+  std::string point;
+  SecretBytes keyDer;
+  if (params.keyType == KeyType::EcP256) {
+    LANYARD_TRY(point, ecPublicPoint(key.get()));
+    LANYARD_TRY(keyDer, p256PrivateKeyToDer(key.get(), point));
+  } else {
+    LANYARD_TRY(std::string der, privateKeyToDer(key.get()));
+    keyDer = SecretBytes(std::move(der));
+  }
   LANYARD_TRY(std::string der,
-              leaf_.encode(key.get(), id.str(), params.dnsNames, notBefore, notAfter));
+              leaf_.encode(key.get(), point, id.str(), params.dnsNames, notBefore, notAfter));
   der += chainTail_;
-  return X509Svid{id, std::move(der), std::move(key), notBefore, notAfter};
+  return X509Svid{id, std::move(der), std::move(key), std::move(keyDer), notBefore, notAfter};
 }
 
 Result<SpiffeId> spiffeIdFromCertificate(X509* cert) {
@@ -223,7 +234,12 @@ Result<X509Svid> parseX509Svid(std::string_view chainDer, std::string_view keyDe
   }
   SysTime nb = f::notBefore(leaf);
   SysTime na = f::notAfter(leaf);
-  return X509Svid{std::move(id), std::string(chainDer), std::move(*key), nb, na};
+  return X509Svid{std::move(id),
+                  std::string(chainDer),
+                  std::move(*key),
+                  SecretBytes(std::string(keyDer)),
+                  nb,
+                  na};
 }
 
 Result<SpiffeId> verifyX509Svid(const std::vector<X509*>& chain, const BundleMap& bundles,

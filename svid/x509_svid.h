@@ -25,6 +25,8 @@ struct X509Svid {
   SpiffeId id;
   std::string der;
   ossl::UniquePtr<EVP_PKEY> key;
+  /// `key` as unencrypted PKCS#8 DER: the Workload API `x509_svid_key` (WAPI-10).
+  SecretBytes keyDer;
   SysTime notBefore;
   SysTime notAfter;
 

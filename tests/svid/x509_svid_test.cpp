@@ -232,6 +232,7 @@ TEST_CASE("parseX509Svid accepts what we mint and round-trips the DER (X509-10, 
   REQUIRE(parsed);
   CHECK(parsed->id.str() == "spiffe://example.org/a");
   CHECK(parsed->chainDer() == chain);
+  CHECK(svid->keyDer.str() == key);  // the key served with the SVID is its PKCS#8 DER
 }
 
 TEST_CASE("parseX509Svid rejects bad chains and keys (X509-10)", "[svid][x509]") {
