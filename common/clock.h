@@ -43,6 +43,20 @@ class FakeClock final : public Clock {
 inline int64_t unixSeconds(SysTime t) {
   return std::chrono::duration_cast<Seconds>(t.time_since_epoch()).count();
 }
-inline SysTime fromUnixSeconds(int64_t s) { return SysTime(Seconds(s)); }
+/// Seconds since the epoch as SysTime, saturating at SysTime's range (about ±292 years around
+/// 1970): certificates may say 9999-12-31 (RFC 5280 "no well-defined expiration").
+inline SysTime fromUnixSeconds(int64_t s) {
+  constexpr int64_t kMax =
+      std::chrono::duration_cast<Seconds>(SysTime::max().time_since_epoch()).count();
+  constexpr int64_t kMin =
+      std::chrono::duration_cast<Seconds>(SysTime::min().time_since_epoch()).count();
+  if (s >= kMax) {
+    return SysTime::max();
+  }
+  if (s <= kMin) {
+    return SysTime::min();
+  }
+  return SysTime(Seconds(s));
+}
 
 }  // namespace lanyard

@@ -8,6 +8,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
@@ -49,6 +50,7 @@ LANYARD_OSSL_DELETER(EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free);
 LANYARD_OSSL_DELETER(ECDSA_SIG, ECDSA_SIG_free);
 LANYARD_OSSL_DELETER(PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free);
 LANYARD_OSSL_DELETER(X509_PUBKEY, X509_PUBKEY_free);
+LANYARD_OSSL_DELETER(OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free);
 
 #undef LANYARD_OSSL_DELETER
 

@@ -53,6 +53,11 @@ void resultAccessFailed(const Error& error) {
   std::abort();
 }
 
+void resultErrorOfSuccess() {
+  std::fprintf(stderr, "lanyard: bug: error() of a successful Result\n");
+  std::abort();
+}
+
 void assertFailed(const char* cond, const char* why, const char* file, int line) {
   std::fprintf(stderr, "lanyard: assertion failed at %s:%d: %s (%s)\n", file, line, cond, why);
   std::abort();

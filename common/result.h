@@ -43,6 +43,14 @@ struct Error {
   }
 };
 
+[[noreturn]] void resultErrorOfSuccess();
+#define LANYARD_RESULT_ASSERT_ERROR(cond) \
+  do {                                    \
+    if (!(cond)) {                        \
+      ::lanyard::resultErrorOfSuccess();  \
+    }                                     \
+  } while (false)
+
 /// Wrapper used to construct a failed Result, like std::unexpected.
 struct Unexpected {
   Error error;
@@ -72,11 +80,12 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const& { return std::get<1>(v_); }
-  Error&& error() && { return std::get<1>(std::move(v_)); }
+  const Error& error() const& { return checkError(), std::get<1>(v_); }
+  Error&& error() && { return checkError(), std::get<1>(std::move(v_)); }
 
  private:
   void check() const;
+  void checkError() const { LANYARD_RESULT_ASSERT_ERROR(v_.index() == 1); }
   std::variant<T, Error> v_;
 };
 
@@ -89,8 +98,14 @@ class [[nodiscard]] Result<void> {
 
   bool has_value() const { return ok_; }
   explicit operator bool() const { return ok_; }
-  const Error& error() const& { return error_; }
-  Error&& error() && { return std::move(error_); }
+  const Error& error() const& {
+    LANYARD_RESULT_ASSERT_ERROR(!ok_);
+    return error_;
+  }
+  Error&& error() && {
+    LANYARD_RESULT_ASSERT_ERROR(!ok_);
+    return std::move(error_);
+  }
 
  private:
   Error error_;

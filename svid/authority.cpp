@@ -36,6 +36,13 @@ Result<std::unique_ptr<Authority>> Authority::create(AuthorityConfig config, con
   if (config.caTtl < Seconds(60)) {
     return fail(Code::InvalidArgument, "configuring authority: ca_ttl must be at least 1m");
   }
+  // A prepared CA is published a third of ca_ttl before it signs; relying parties poll every
+  // refresh hint, so that gap must cover at least one poll (BUNDLE-11).
+  if (config.caTtl < 3 * config.refreshHint) {
+    return fail(Code::InvalidArgument,
+                "configuring authority: ca_ttl must be at least 3 times the bundle refresh hint (" +
+                    std::to_string(config.refreshHint.count()) + "s)");
+  }
   LANYARD_TRY_VOID(fileio::makeDirs(config.dataDir, 0700));
   AuthorityStore store(config.dataDir, config.trustDomain, upstreamModeName(config.upstream));
   std::unique_ptr<Authority> a(new Authority(std::move(config), clock, std::move(store)));
@@ -102,6 +109,14 @@ Result<void> Authority::loadUpstream() {
   }
   // Served chains end before the root: the upstream certificate itself is part of them unless
   // it is the root (X509-13).
+  // Our intermediate sits below the upstream certificate: a path length of 0 there would make
+  // every SVID fail chain validation (X509-12).
+  if (X509_get_pathlen(cert) == 0) {
+    return fail(Code::InvalidArgument,
+                doing(certFile) +
+                    ": the upstream CA has pathLenConstraint 0, so it cannot sign "
+                    "the daemon's intermediate CA");
+  }
   for (auto& c : *chain) {
     if (isSelfSigned(c.get())) {
       upstream_.roots.push_back(ossl::upRef(c.get()));
@@ -207,14 +222,17 @@ Result<bool> Authority::advance(SysTime now) {
     p->state = SlotState::Active;
     stateChanged = true;
   }
-  if (!bundleChanged && !stateChanged) {
+  if (!bundleChanged && !stateChanged && !dirty_) {
     return false;
   }
   if (bundleChanged) {
     ++state_.sequence;  // BUNDLE-2: strictly increasing, changed on every content change
   }
+  // Persist before publishing; on failure stay dirty so the next call retries both.
+  dirty_ = true;
   LANYARD_TRY_VOID(store_.save(state_));
   LANYARD_TRY(auto snap, buildSnapshot());
+  dirty_ = false;
   std::lock_guard lock(mu_);
   snapshot_ = std::move(snap);
   return true;

@@ -99,8 +99,11 @@ class Authority {
   const AuthorityConfig config_;
   const Clock& clock_;
   AuthorityStore store_;
-  Upstream upstream_;      // disk mode only
-  AuthorityState state_;   // owner thread only
+  Upstream upstream_;     // disk mode only
+  AuthorityState state_;  // owner thread only
+  // state_ changed but was not saved and published (save or snapshot failed): the next
+  // advance() retries both even when nothing new is due. Owner thread only.
+  bool dirty_ = false;
   mutable std::mutex mu_;  // guards snapshot_
   std::shared_ptr<const AuthoritySnapshot> snapshot_;
 };

@@ -161,6 +161,9 @@ Result<std::optional<AuthorityState>> AuthorityStore::load() const {
                                         s.at("jwt_kid").get<std::string>()));
       state.slots.push_back(std::move(slot));
     }
+    for (const auto& slot : state.slots) {
+      committed_.insert(slot.id);
+    }
   } catch (const nlohmann::json::exception& e) {
     return badFile(manifest_, std::string("malformed: ") + e.what());
   }
@@ -178,16 +181,17 @@ Result<void> AuthorityStore::save(const AuthorityState& state) const {
     for (const auto& p : {cert, key, jwt}) {
       keep.insert(std::filesystem::path(p).filename().string());
     }
-    // Slot files never change once written: only new slots are written.
-    if (!fileio::exists(cert) || !fileio::exists(key) || !fileio::exists(jwt)) {
+    // Committed slot files never change; any other slot's files are written now, even if
+    // files with its id exist (left by a crash before their manifest was committed).
+    if (committed_.count(slot.id) == 0) {
       LANYARD_TRY(std::string certPem, certificateToPem(slot.cert.get()));
-      LANYARD_TRY(std::string keyPem, privateKeyToPem(slot.key.get()));
-      LANYARD_TRY(std::string jwtPem, privateKeyToPem(slot.jwtKey.get()));
-      auto r1 = fileio::writeAtomic(key, keyPem, 0600);
-      auto r2 = r1 ? fileio::writeAtomic(jwt, jwtPem, 0600) : Result<void>(Unexpected{r1.error()});
-      OPENSSL_cleanse(keyPem.data(), keyPem.size());
-      OPENSSL_cleanse(jwtPem.data(), jwtPem.size());
-      LANYARD_TRY_VOID(r2);
+      // SecretBytes wipe the PEM text on every path out of this block.
+      LANYARD_TRY(std::string keyText, privateKeyToPem(slot.key.get()));
+      SecretBytes keyPem(std::move(keyText));
+      LANYARD_TRY(std::string jwtText, privateKeyToPem(slot.jwtKey.get()));
+      SecretBytes jwtPem(std::move(jwtText));
+      LANYARD_TRY_VOID(fileio::writeAtomic(key, keyPem.str(), 0600));
+      LANYARD_TRY_VOID(fileio::writeAtomic(jwt, jwtPem.str(), 0600));
       LANYARD_TRY_VOID(fileio::writeAtomic(cert, certPem, 0644));
     }
     slots.push_back(
@@ -197,12 +201,18 @@ Result<void> AuthorityStore::save(const AuthorityState& state) const {
                       {"upstream", upstream_},         {"sequence", state.sequence},
                       {"next_slot", state.nextSlotId}, {"slots", slots}};
   LANYARD_TRY_VOID(fileio::writeAtomic(manifest_, m.dump(2) + "\n", 0600));
+  committed_.clear();
+  for (const auto& slot : state.slots) {
+    committed_.insert(slot.id);
+  }
   // Only after the manifest no longer names them: remove files of dropped slots.
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     std::string name = entry.path().filename().string();
     bool ours = name.rfind("ca-", 0) == 0 || name.rfind("jwt-", 0) == 0;
-    if (ours && keep.count(name) == 0 && name.find(".tmp.") == std::string::npos) {
+    // Also removes temp files a crash left mid-write (they may hold key bytes).
+    bool temp = name.rfind("authority.json.tmp.", 0) == 0;
+    if ((ours || temp) && keep.count(name) == 0) {
       std::filesystem::remove(entry.path(), ec);
     }
   }

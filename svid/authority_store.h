@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,8 +53,8 @@ class AuthorityStore {
   /// on CA key files without a manifest (never silently replaced by a new root).
   Result<std::optional<AuthorityState>> load() const;
 
-  /// Persists `state`: writes the files of slots not yet on disk, then the manifest, then
-  /// removes files of slots no longer present.
+  /// Persists `state`: writes the files of slots not in the committed manifest, then the
+  /// manifest, then removes files of slots no longer present (and stale temp files).
   Result<void> save(const AuthorityState& state) const;
 
   const std::string& manifestPath() const { return manifest_; }
@@ -64,6 +65,10 @@ class AuthorityStore {
 
   std::string dir_;
   std::string manifest_;
+  // Slot ids named by the manifest on disk. Files of any other slot are (re)written by save():
+  // a crash between writing a slot's files and committing the manifest leaves files that a
+  // reused id must not trust.
+  mutable std::set<uint64_t> committed_;
   TrustDomain td_;
   std::string upstream_;
 };

@@ -35,7 +35,7 @@ Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_
   LANYARD_TRY(std::string ski, f::keyIdentifier(spk));
   std::string aki = ski;
   if (issuer != nullptr) {
-    LANYARD_TRY(aki, f::keyIdentifier(f::subjectPublicKeyBytes(issuer)));
+    LANYARD_TRY(aki, f::authorityKeyIdFor(issuer));
   }
   LANYARD_TRY(auto bc, f::basicConstraints(true, params.pathLen));
   LANYARD_TRY(auto ku, f::keyUsage(KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_DIGITAL_SIGNATURE));

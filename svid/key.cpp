@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 namespace lanyard::svid {
 namespace {
@@ -246,7 +247,23 @@ Result<ossl::UniquePtr<EVP_PKEY>> privateKeyFromPem(std::string_view pem) {
 }
 
 Result<ossl::UniquePtr<EVP_PKEY>> privateKeyFromDer(std::string_view der) {
-  return decodeKey(der, "DER", "parsing DER private key");
+  // Only PKCS#8 PrivateKeyInfo, with nothing after it, as go-spiffe requires of x509_svid_key
+  // (X509-10); the OpenSSL decoder alone would also take SEC1 and PKCS#1.
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  ossl::UniquePtr<PKCS8_PRIV_KEY_INFO> p8(
+      d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size())));
+  if (!p8 || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    return ossl::fail("parsing DER private key: not a PKCS#8 PrivateKeyInfo",
+                      Code::InvalidArgument);
+  }
+  ossl::UniquePtr<EVP_PKEY> key(EVP_PKCS82PKEY(p8.get()));
+  if (!key) {
+    return ossl::fail("parsing DER private key", Code::InvalidArgument);
+  }
+  if (auto t = keyTypeOf(key.get()); !t) {
+    return fail(t.error().wrap("parsing DER private key"));
+  }
+  return key;
 }
 
 }  // namespace lanyard::svid

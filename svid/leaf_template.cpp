@@ -105,7 +105,11 @@ Result<std::string> LeafTemplate::signTbs(const std::string& tbs) const {
   thread_local ossl::UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   unsigned char sig[1024];  // ECDSA P-384 DER ≤ 104 bytes, RSA-4096 = 512 bytes
   size_t len = sizeof(sig);
-  EVP_MD_CTX_reset(ctx.get());
+  // Reset when done, so the thread does not keep the CA key referenced after a rotation.
+  struct Reset {
+    EVP_MD_CTX* c;
+    ~Reset() { EVP_MD_CTX_reset(c); }
+  } reset{ctx.get()};
   if (EVP_DigestSignInit_ex(ctx.get(), nullptr, digest_.c_str(), nullptr, nullptr, caKey_.get(),
                             nullptr) != 1 ||
       EVP_DigestSign(ctx.get(), sig, &len, reinterpret_cast<const unsigned char*>(tbs.data()),

@@ -100,6 +100,18 @@ Result<std::string> setPublicKey(X509* cert, EVP_PKEY* key) {
   return subjectPublicKeyBytes(cert);
 }
 
+Result<std::string> authorityKeyIdFor(X509* issuer) {
+  if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(issuer); ski != nullptr) {
+    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(ski)),
+                       static_cast<size_t>(ASN1_STRING_length(ski)));
+  }
+  std::string spk = subjectPublicKeyBytes(issuer);
+  if (spk.empty()) {
+    return fail(Code::InvalidArgument, "computing key identifier: issuer has no public key");
+  }
+  return keyIdentifier(spk);
+}
+
 std::string subjectPublicKeyBytes(const X509* cert) {
   const unsigned char* pk = nullptr;
   int len = 0;

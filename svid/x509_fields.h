@@ -36,6 +36,11 @@ Result<std::string> setPublicKey(X509* cert, EVP_PKEY* key);
 /// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bit string.
 Result<std::string> keyIdentifier(std::string_view subjectPublicKey);
 
+/// The key identifier a certificate issued by `issuer` must carry as its AKI: the issuer's own
+/// SKI when it has one (CAs use several SKI methods), else computed with keyIdentifier()
+/// (X509-12). InvalidArgument when neither is available.
+Result<std::string> authorityKeyIdFor(X509* issuer);
+
 /// The subjectPublicKey bytes of an existing certificate.
 std::string subjectPublicKeyBytes(const X509* cert);
 

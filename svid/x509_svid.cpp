@@ -88,7 +88,7 @@ Result<std::unique_ptr<X509SvidIssuer>> X509SvidIssuer::create(
   if (!caId) {
     return fail(caId.error().wrap(doing));
   }
-  LANYARD_TRY(std::string aki, f::keyIdentifier(f::subjectPublicKeyBytes(ca.get())));
+  LANYARD_TRY(std::string aki, f::authorityKeyIdFor(ca.get()));
   LANYARD_TRY(auto bc, f::basicConstraints(false, -1));
   LANYARD_TRY(auto ku, f::keyUsage(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT));
   LANYARD_TRY(auto eku, f::extKeyUsageServerClient());
@@ -151,6 +151,11 @@ Result<X509Svid> X509SvidIssuer::mint(const SpiffeId& id, const X509SvidParams& 
   SysTime notBefore = std::max(now - kBackdate, caNotBefore_);
   if (notAfter <= now) {
     return fail(Code::FailedPrecondition, std::string(doing) + ": the signing CA has expired");
+  }
+  if (notBefore > now) {
+    // The clock went back past the CA's start: Go would reject the leaf as not yet valid.
+    return fail(Code::FailedPrecondition,
+                std::string(doing) + ": the signing CA is not valid yet (clock went backwards?)");
   }
   LANYARD_TRY(auto key, generateKey(params.keyType));
   // The Workload API needs the PKCS#8 key too (WAPI-10): encode it now, reading the public

@@ -277,3 +277,105 @@ TEST_CASE("disk upstream errors name the file and the problem", "[svid][authorit
 
 }  // namespace
 }  // namespace lanyard::svid
+
+namespace lanyard::svid {
+namespace {
+
+// An operator's CA made with plain OpenSSL: an SKI that is not SHA-1 of the key (RFC 7093
+// style), a notAfter of 9999-12-31 ("no well-defined expiration") and an optional path length.
+void writeForeignUpstream(const testing::TempDir& dir, int pathLen) {
+  auto key = *generateKey(KeyType::EcP256);
+  ossl::UniquePtr<X509> cert(X509_new());
+  REQUIRE(X509_set_version(cert.get(), X509_VERSION_3) == 1);
+  REQUIRE(ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 4242) == 1);
+  auto name = *x509fields::makeName({{"O", "Corp"}, {"CN", "Corp Root"}});
+  REQUIRE(X509_set_subject_name(cert.get(), name.get()) == 1);
+  REQUIRE(X509_set_issuer_name(cert.get(), name.get()) == 1);
+  REQUIRE(ASN1_TIME_set(X509_getm_notBefore(cert.get()),
+                        static_cast<time_t>(unixSeconds(kStart) - 3600)) != nullptr);
+  REQUIRE(ASN1_TIME_set_string(X509_getm_notAfter(cert.get()), "99991231235959Z") == 1);
+  REQUIRE(X509_set_pubkey(cert.get(), key.get()) == 1);
+  REQUIRE(X509_add_ext(cert.get(), x509fields::basicConstraints(true, pathLen)->get(), -1) == 1);
+  REQUIRE(X509_add_ext(cert.get(), x509fields::keyUsage(KU_KEY_CERT_SIGN | KU_CRL_SIGN)->get(),
+                       -1) == 1);
+  std::string ski(20, '\x5a');  // not SHA-1 of anything
+  REQUIRE(X509_add_ext(cert.get(), x509fields::subjectKeyId(ski)->get(), -1) == 1);
+  REQUIRE(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0);
+  REQUIRE(fileio::writeAtomic(dir.file("up.pem"), *certificateToPem(cert.get()), 0644));
+  REQUIRE(fileio::writeAtomic(dir.file("up.key"), *privateKeyToPem(key.get()), 0600));
+}
+
+AuthorityConfig foreignDisk(const testing::TempDir& dir) {
+  return AuthorityConfig{.trustDomain = td("example.org"),
+                         .dataDir = dir.file("data"),
+                         .upstream = UpstreamMode::Disk,
+                         .upstreamCertFile = dir.file("up.pem"),
+                         .upstreamKeyFile = dir.file("up.key")};
+}
+
+TEST_CASE(
+    "a disk upstream with its own SKI method and a 9999 expiry chains and reloads "
+    "(X509-12)",
+    "[svid][authority]") {
+  testing::TempDir dir;
+  writeForeignUpstream(dir, -1);
+  FakeClock clock(kStart);
+  auto a = Authority::create(foreignDisk(dir), clock);
+  REQUIRE(a);
+  auto snap = (*a)->current();
+  auto svid = snap->x509->mint(sid("spiffe://example.org/w"), {}, clock.now());
+  REQUIRE(svid);
+  CHECK(verifyX509Svid(svid->chainDer(), mapOf(*snap), clock.now()));
+  auto certs = *svid->certificates();
+  const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(certs[1].get());
+  REQUIRE(aki != nullptr);
+  CHECK(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(aki)),
+                    static_cast<size_t>(ASN1_STRING_length(aki))) == std::string(20, '\x5a'));
+  CHECK(Authority::create(foreignDisk(dir), clock));  // restart: the stored CA still matches
+}
+
+TEST_CASE("a disk upstream with pathLenConstraint 0 is refused", "[svid][authority]") {
+  testing::TempDir dir;
+  writeForeignUpstream(dir, 0);
+  FakeClock clock(kStart);
+  auto a = Authority::create(foreignDisk(dir), clock);
+  REQUIRE_FALSE(a);
+  CHECK_THAT(a.error().message, Catch::Contains("pathLenConstraint 0"));
+}
+
+TEST_CASE("a CA lifetime shorter than three refresh hints is refused (BUNDLE-11)",
+          "[svid][authority]") {
+  testing::TempDir dir;
+  FakeClock clock(kStart);
+  auto cfg = selfSigned(dir.path());
+  cfg.caTtl = Seconds(600);
+  auto a = Authority::create(cfg, clock);
+  REQUIRE_FALSE(a);
+  CHECK_THAT(a.error().message, Catch::Contains("refresh hint"));
+}
+
+TEST_CASE("slot files left by a crash before their manifest are replaced, not trusted",
+          "[svid][authority]") {
+  testing::TempDir dir;
+  FakeClock clock(kStart);
+  auto cfg = selfSigned(dir.path());
+  REQUIRE(Authority::create(cfg, clock));
+  // As if a previous run wrote slot 2's files and died before committing the manifest.
+  auto stray = testing::makeTestCa("example.org", kStart);
+  REQUIRE(fileio::writeAtomic(dir.file("ca-2.pem"), *certificateToPem(stray.cert.get()), 0644));
+  REQUIRE(fileio::writeAtomic(dir.file("ca-2.key"), *privateKeyToPem(stray.key.get()), 0600));
+  REQUIRE(fileio::writeAtomic(dir.file("jwt-2.key"), *privateKeyToPem(stray.key.get()), 0600));
+  REQUIRE(fileio::writeAtomic(dir.file("authority.json.tmp.123"), "partial", 0600));
+  clock.advance(Seconds(13 * 3600));  // slot 2 gets prepared now
+  auto a = Authority::create(cfg, clock);
+  REQUIRE(a);
+  CHECK((*a)->current()->bundle->x509Authorities().size() == 2);
+  CHECK_FALSE(fileio::exists(dir.file("authority.json.tmp.123")));
+  // The restart after that loads slot 2 as written by this run.
+  auto b = Authority::create(cfg, clock);
+  REQUIRE(b);
+  CHECK((*b)->current()->bundle->x509Der() == (*a)->current()->bundle->x509Der());
+}
+
+}  // namespace
+}  // namespace lanyard::svid

@@ -3,6 +3,7 @@
 #include "svid/key.h"
 
 #include <catch2/catch.hpp>
+#include <openssl/encoder.h>
 #include <openssl/x509.h>
 
 namespace lanyard::svid {
@@ -40,6 +41,20 @@ TEST_CASE("the fast P-256 PKCS#8 encoding is byte-identical to OpenSSL's encoder
     OPENSSL_free(der);
     CHECK(*ours == theirs);
   }
+}
+
+TEST_CASE("DER private keys must be PKCS#8, as go-spiffe requires (X509-10)", "[svid][key]") {
+  auto key = *generateKey(KeyType::EcP256);
+  // SEC1 "EC PRIVATE KEY" DER, the traditional form.
+  unsigned char* der = nullptr;
+  ossl::UniquePtr<OSSL_ENCODER_CTX> ectx(OSSL_ENCODER_CTX_new_for_pkey(
+      key.get(), OSSL_KEYMGMT_SELECT_ALL, "DER", "type-specific", nullptr));
+  size_t len = 0;
+  REQUIRE(OSSL_ENCODER_to_data(ectx.get(), &der, &len) == 1);
+  std::string sec1(reinterpret_cast<char*>(der), len);
+  OPENSSL_free(der);
+  CHECK_FALSE(privateKeyFromDer(sec1));
+  CHECK(privateKeyFromDer(*privateKeyToDer(key.get())));
 }
 
 TEST_CASE("two generated keys differ", "[svid][key]") {
