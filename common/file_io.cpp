@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <random>
 
+#include <openssl/crypto.h>
+
 namespace lanyard::fileio {
 namespace {
 
@@ -78,47 +80,69 @@ Result<void> writeAtomic(const std::string& path, std::string_view data, mode_t 
   return {};
 }
 
+namespace {
+
+// Reads the whole of `fd` and closes it. The stack buffer is wiped: it may have held a key.
+Result<std::string> readAndClose(int fd, const std::string& path, size_t sizeHint) {
+  std::string out;
+  out.reserve(sizeHint);
+  char buf[16384];
+  Result<std::string> result = std::string();
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      result = sysFail("reading", path, errno);
+      break;
+    }
+    if (n == 0) {
+      result = std::move(out);
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  OPENSSL_cleanse(buf, sizeof(buf));
+  ::close(fd);
+  return result;
+}
+
+}  // namespace
+
 Result<std::string> read(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return sysFail("opening", path, errno);
   }
-  std::string out;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      int err = errno;
-      ::close(fd);
-      return sysFail("reading", path, err);
-    }
-    if (n == 0) {
-      break;
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return readAndClose(fd, path, 0);
 }
 
 Result<std::string> readSecret(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    return sysFail("opening", path, errno);
+  }
+  // Check the file that was opened, not the path, so nothing can be swapped in between.
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return sysFail("checking", path, errno);
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return sysFail("checking", path, err);
   }
   if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
     return fail(Code::PermissionDenied, "checking " + path + ": not a regular file");
   }
   if ((st.st_mode & 077) != 0) {
+    ::close(fd);
     char mode[8];
     std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return fail(Code::PermissionDenied, "checking " + path + ": mode " + mode +
                                             " lets group or others read a secret (want 0600)");
   }
-  return read(path);
+  // Sized up front so the string never reallocates and leaves key bytes in freed memory.
+  return readAndClose(fd, path, static_cast<size_t>(st.st_size) + 1);
 }
 
 Result<void> makeDirs(const std::string& path, mode_t mode) {

@@ -161,9 +161,22 @@ Result<std::optional<AuthorityState>> AuthorityStore::load() const {
                                         s.at("jwt_kid").get<std::string>()));
       state.slots.push_back(std::move(slot));
     }
+    // At most one active and one prepared CA, each id once: anything else is not a state this
+    // code writes, so refuse it rather than guess which CA signs.
+    std::set<uint64_t> ids;
+    int active = 0;
+    int prepared = 0;
     for (const auto& slot : state.slots) {
-      committed_.insert(slot.id);
+      active += slot.state == SlotState::Active;
+      prepared += slot.state == SlotState::Prepared;
+      if (!ids.insert(slot.id).second) {
+        return badFile(manifest_, "slot id " + std::to_string(slot.id) + " appears twice");
+      }
     }
+    if (active > 1 || prepared > 1) {
+      return badFile(manifest_, "more than one active or prepared CA");
+    }
+    committed_ = std::move(ids);
   } catch (const nlohmann::json::exception& e) {
     return badFile(manifest_, std::string("malformed: ") + e.what());
   }

@@ -96,3 +96,23 @@ TEST_CASE("bad CA state on disk is reported, never replaced by a new root",
 
 }  // namespace
 }  // namespace lanyard::svid
+
+namespace lanyard::svid {
+namespace {
+
+TEST_CASE("a manifest naming two active CAs is refused", "[svid][authority_store]") {
+  testing::TempDir dir;
+  FakeClock clock(kStart);
+  REQUIRE(start(dir.path(), clock));
+  clock.advance(Seconds(13 * 3600));
+  REQUIRE(start(dir.path(), clock));  // prepares slot 2
+  std::string m = *fileio::read(dir.file("authority.json"));
+  auto pos = m.find("\"prepared\"");
+  REQUIRE(pos != std::string::npos);
+  m.replace(pos, 10, "\"active\"");
+  REQUIRE(fileio::writeAtomic(dir.file("authority.json"), m, 0600));
+  CHECK_THAT(errorOf(dir.path(), clock), Catch::Contains("more than one active"));
+}
+
+}  // namespace
+}  // namespace lanyard::svid
