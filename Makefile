@@ -8,8 +8,11 @@ MESON_OPTS ?=
 
 .PHONY: run test build deps bench clean
 
+# Starts lanyardd on its embedded default config (serves the invoking user); RUN_ARGS adds
+# flags, e.g. RUN_ARGS="--config docs/examples/lanyard.yaml".
+RUN_ARGS ?=
 run: build
-	./$(BUILD)/cli/lanyard-demo
+	./$(BUILD)/daemon/lanyardd $(RUN_ARGS)
 
 test: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2

@@ -9,8 +9,9 @@ PACKAGES="
   libssl-dev openssl
   libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   catch2 libbenchmark-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libboost-dev
   clang libclang-rt-14-dev clang-format
-  python3 python3-cryptography python3-jwt
+  python3 python3-cryptography python3-jwt python3-grpcio python3-grpc-tools
 "
 
 missing=""
