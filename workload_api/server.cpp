@@ -229,7 +229,8 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   stopped_ = true;
   boost::system::error_code ignored;
   sweepTimer_.cancel();
-  if (listener_.is_open()) {
+  const bool serving = listener_.is_open();
+  if (serving) {
     listener_.close(ignored);
     ::unlink(options_.socketPath.c_str());  // only a socket this server bound
   }
@@ -240,7 +241,9 @@ void Server::shutdown(std::chrono::milliseconds grace) {
     grpc_->Wait();
   }
   pool_.reset();
-  log::get("workload_api")->info("stopped serving on {}", options_.socketPath);
+  if (serving) {
+    log::get("workload_api")->info("stopped serving on {}", options_.socketPath);
+  }
 }
 
 }  // namespace lanyard::workload_api
