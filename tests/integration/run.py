@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -32,8 +33,8 @@ except ImportError as e:  # a laptop without the Debian packages: skipped (STYLE
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (MD, TD_ID, CaseDir, Failure, StreamEnded, check, expect_code,  # noqa: E402
-                     rpc_code, wait_until, write_atomically)
+from harness import (TD_ID, CaseDir, Failure, StreamEnded, check, expect_code,  # noqa: E402
+                     wait_until, write_atomically)
 import verify  # noqa: E402
 
 OK = grpc.StatusCode.OK
@@ -98,7 +99,11 @@ def jwt_svid_round_trip(t):
     check(svid.spiffe_id == SELF_ID, "spiffe_id %r, want %r" % (svid.spiffe_id, SELF_ID))
     bundles = c.first("FetchJWTBundles").bundles
     check(TD_ID in bundles, "FetchJWTBundles has no %s (WAPI-12): %s" % (TD_ID, list(bundles)))
-    _, claims = verify.verify_jwt(svid.svid, bundles[TD_ID], "svc-b")
+    header, claims = verify.verify_jwt(svid.svid, bundles[TD_ID], "svc-b")
+    check(set(header) <= {"alg", "kid", "typ"}, "JWT header %r has more than alg/kid/typ (JWT-3)"
+          % header)
+    check(0 < claims["exp"] - claims.get("iat", claims["exp"] - 300) <= 300,
+          "exp - iat is not within the default jwt_svid_ttl of 5m (JWT-7, JWT-8)")
     check(claims["sub"] == svid.spiffe_id, "sub %r != spiffe_id %r (WAPI-13)"
           % (claims["sub"], svid.spiffe_id))
     aud = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
@@ -119,6 +124,8 @@ def jwt_svid_round_trip(t):
     expect_code(INVALID_ARGUMENT, "ValidateJWTSVID, signature flipped",
                 c.validate, "svc-a", verify.tamper_signature(svid.svid))
     expect_code(INVALID_ARGUMENT, "ValidateJWTSVID, not a JWT", c.validate, "svc-a", "abc.def")
+    for label, forged in verify.forged_tokens(svid.svid).items():
+        expect_code(INVALID_ARGUMENT, "ValidateJWTSVID, " + label, c.validate, "svc-a", forged)
     d.stop()
 
 
@@ -316,6 +323,9 @@ def reload_updates_streams(t):
     except StreamEnded as e:
         raise Failure("the stream ended after a broken config: %s" % e)
     check(not changed, "a broken config changed the identity: %r" % changed)
+    logged = [l for l in d.error_lines() if d.config_path in l]
+    check(len(logged) == 1, "the broken file was reported %d times, want once:\n%s"
+          % (len(logged), "\n".join(logged)))
     check(x509_ids(t.client().first("FetchX509SVID")) == ["spiffe://example.org/c"],
           "a new caller does not get the old identity after a broken config")
 
@@ -324,6 +334,8 @@ def reload_updates_streams(t):
     code, details = s.expect_end(3)
     check(code == PERMISSION_DENIED, "stream ended with %s (%s), want PERMISSION_DENIED"
           % (code, details))
+    expect_code(PERMISSION_DENIED, "a new FetchX509SVID after the entry was removed",
+                t.client().first, "FetchX509SVID")
     d.stop(allowed_errors=r"reloading: .*" + d.config_path.replace(".", r"\."))
 
 
@@ -348,6 +360,10 @@ def restart_keeps_bundle(t):
     x509_after = dict(c2.first("FetchX509Bundles").bundles)
     jwt_after = dict(c2.first("FetchJWTBundles").bundles)
     check(x509_before == x509_after, "X.509 bundles changed across a restart")
+    # An SVID minted after the restart verifies against the bundle served before it.
+    svid = c2.first("FetchX509SVID").svids[0]
+    check(svid.bundle == x509_before[TD_ID], "the SVID's bundle is not the pre-restart bundle")
+    verify.check_x509_svid(svid, t.dir)
     check(jwt_before == jwt_after, "JWT bundles changed across a restart:\n%r\n%r"
           % (jwt_before, jwt_after))
     d2.stop()
@@ -403,17 +419,32 @@ def bundle_streams(t):
     # The X.509 bundle stream and the SVID's bundle agree (WAPI-10).
     check(c.first("FetchX509SVID").svids[0].bundle == firsts["FetchX509Bundles"].bundles[TD_ID],
           "FetchX509SVID bundle differs from FetchX509Bundles")
-    quiet_until = time.monotonic() + 2.0
-    while time.monotonic() < quiet_until:
-        for method, s in streams.items():
-            try:
-                extra = s.drain()
-            except StreamEnded as e:
-                raise Failure("%s ended while nothing changed: %s" % (method, e))
-            check(not extra, "%s sent %d more message(s) while nothing changed (WAPI-6)"
-                  % (method, len(extra)))
-        time.sleep(0.1)
+
+    def stay_quiet(seconds, why):
+        quiet_until = time.monotonic() + seconds
+        while time.monotonic() < quiet_until:
+            for method, s in streams.items():
+                try:
+                    extra = s.drain()
+                except StreamEnded as e:
+                    raise Failure("%s ended %s: %s" % (method, why, e))
+                check(not extra, "%s sent %d identical message(s) %s (WAPI-6)"
+                      % (method, len(extra), why))
+            time.sleep(0.1)
+
+    stay_quiet(2.0, "while nothing changed")
+    # An entry change alters SVIDs, not bundles: the bundle streams stay quiet (SPIRE dedupe).
+    svids = c.stream("FetchX509SVID")
+    svids.next(5, "first FetchX509SVID message")
+    write_atomically(d.config_path, t.config([("spiffe://example.org/renamed", SELF_ENTRY[1])]))
+    svids.wait_for(lambda m: x509_ids(m) == ["spiffe://example.org/renamed"], 3,
+                   "the renamed identity")
+    stay_quiet(1.0, "after an entry change")
     d.stop()
+    # Shutting down ends the streams, but never with OK (WAPI-6: clients would not retry).
+    for method, s in list(streams.items()) + [("FetchX509SVID", svids)]:
+        code, details = s.expect_end(5)
+        check(code != OK, "%s ended with OK when lanyardd stopped (WAPI-6)" % method)
 
 
 @case("a templated entry spiffe://example.org/uid/{unix:uid} with the presence-only selector "
@@ -439,6 +470,9 @@ def stale_socket(t):
     check(os.path.exists(t.socket_path), "SIGKILL left no socket file (nothing to test)")
     check(not harness.socket_accepts(t.socket_path), "the dead daemon's socket still accepts")
     second = t.start_daemon(config)
+    mode = stat.S_IMODE(os.lstat(t.socket_path).st_mode)
+    check(stat.S_ISSOCK(os.lstat(t.socket_path).st_mode) and mode == 0o777,
+          "socket mode %o, want a socket with mode 777 (EP-6)" % mode)
     check(x509_ids(t.client().first("FetchX509SVID")) == [SELF_ID], "restarted daemon's SVID")
     # A third on the served socket (own data_dir and config, so only the socket clashes).
     other_config = t.path("other.yaml")

@@ -137,6 +137,17 @@ def check_x509_svid(svid, workdir):
         check_ca_profile(cert, "chain[%d]" % n)
     for n, cert in enumerate(bundle):
         check_ca_profile(cert, "bundle[%d]" % n)
+    bundle_der = {c.public_bytes(serialization.Encoding.DER) for c in bundle}
+    check(not any(c.public_bytes(serialization.Encoding.DER) in bundle_der for c in chain),
+          "a trust anchor of the bundle is repeated in x509_svid (X509-13)")
+    for n, cert in enumerate(chain[1:], 1):
+        check(chain[n - 1].issuer == cert.subject, "chain[%d] did not issue chain[%d] (X509-13)"
+              % (n, n - 1))
+    issuer = chain[-1].issuer
+    roots = [c for c in bundle if c.subject == issuer]
+    check(roots, "no bundle certificate has the subject of the chain's last issuer")
+    check(leaf.not_valid_after <= min(c.not_valid_after for c in chain[1:] + roots),
+          "the leaf outlives its CA (X509-12)")
     check_pkcs8_key(svid.x509_svid_key, leaf, workdir)
     openssl_verify(chain, bundle, workdir)
     return leaf, chain, bundle
@@ -188,3 +199,24 @@ def tamper_signature(token):
     raw = bytearray(b64url_decode(sig))
     raw[len(raw) // 2] ^= 0x01
     return ".".join([header, payload, b64url_encode(bytes(raw))])
+
+
+def forged_tokens(token):
+    """Tokens with the genuine token's claims that ValidateJWTSVID must refuse (JWT-2, JWT-4,
+    JWT-11): signed by a key not in the bundle (same and unknown kid), alg none, HS256 keyed
+    with nothing secret, and no kid."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    header = jwt.get_unverified_header(token)
+    claims = json.loads(b64url_decode(token.split(".")[1]))
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    unsigned_header = b64url_encode(json.dumps({"alg": "none", "kid": header["kid"],
+                                                "typ": "JWT"}).encode())
+    return {
+        "signed by a stranger's key under the real kid":
+            jwt.encode(claims, stranger, algorithm="ES256", headers={"kid": header["kid"]}),
+        "signed by a stranger's key with an unknown kid":
+            jwt.encode(claims, stranger, algorithm="ES256", headers={"kid": "no-such-kid"}),
+        "alg none": unsigned_header + "." + token.split(".")[1] + ".",
+        "HS256": jwt.encode(claims, "secret", algorithm="HS256", headers={"kid": header["kid"]}),
+        "no kid": jwt.encode(claims, stranger, algorithm="ES256"),
+    }
