@@ -4,8 +4,10 @@
 #include "daemon/identity_provider.h"
 
 #include <catch2/catch.hpp>
+#include <openssl/x509.h>
 
 #include "support/temp_dir.h"
+#include "svid/bundle.h"
 #include "svid/x509_svid.h"
 
 namespace lanyard::daemon {
@@ -140,6 +142,57 @@ TEST_CASE("a new policy changes identities and tells listeners", "[daemon][ident
   // An expired listener is dropped, not called.
   listener.reset();
   f.provider.authorityChanged();
+}
+
+}  // namespace
+}  // namespace lanyard::daemon
+
+namespace lanyard::daemon {
+namespace {
+
+// Which CA in `bundle` signed `chainDer`'s leaf: its index in x509Authorities(), or -1.
+int signerIndex(const std::string& chainDer, const svid::Bundle& bundle) {
+  auto certs = svid::parseDerCertificates(chainDer);
+  for (size_t i = 0; i < bundle.x509Authorities().size(); ++i) {
+    EVP_PKEY* key = X509_get0_pubkey(bundle.x509Authorities()[i].get());
+    if (X509_verify((*certs)[0].get(), key) == 1) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+TEST_CASE("a new CA reaches streams in the bundle before any SVID it signs",
+          "[daemon][identity][rotation]") {
+  Fixture f;
+  auto listener = std::make_shared<CountingListener>();
+  f.provider.subscribe(listener);
+  auto view = f.provider.x509View(uid("1000"));
+  REQUIRE(view->bundle->x509Authorities().size() == 1);
+
+  // Half of the CA's life: the next CA is prepared and published, not yet signing.
+  f.clock.advance(Seconds(12 * 3600 + 1));
+  REQUIRE(*f.authority->rotate());
+  f.provider.authorityChanged();
+  CHECK(listener->changes == 1);
+  f.provider.renewDue();
+  auto prepared = f.provider.x509View(uid("1000"));
+  REQUIRE(prepared->bundle->x509Authorities().size() == 2);
+  for (const auto& s : prepared->svids) {
+    CHECK(signerIndex(s->chainDer, *prepared->bundle) == 0);
+  }
+
+  // Five sixths: the new CA signs; it has been in every bundle since the step above.
+  f.clock.advance(Seconds(8 * 3600));
+  REQUIRE(*f.authority->rotate());
+  f.provider.authorityChanged();
+  f.provider.renewDue();
+  auto active = f.provider.x509View(uid("1000"));
+  REQUIRE(active->bundle->x509Authorities().size() == 2);
+  for (const auto& s : active->svids) {
+    CHECK(signerIndex(s->chainDer, *active->bundle) == 1);
+    CHECK(s->notAfter <= f.authority->current()->activeNotAfter);  // never outlives its CA
+  }
 }
 
 }  // namespace
