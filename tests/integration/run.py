@@ -466,6 +466,7 @@ def templated_entry(t):
 def stale_socket(t):
     config = t.config([SELF_ENTRY])
     first = t.start_daemon(config)
+    bundle_before = t.client().first("FetchX509Bundles").bundles[TD_ID]
     first.kill()
     check(os.path.exists(t.socket_path), "SIGKILL left no socket file (nothing to test)")
     check(not harness.socket_accepts(t.socket_path), "the dead daemon's socket still accepts")
@@ -474,6 +475,8 @@ def stale_socket(t):
     check(stat.S_ISSOCK(os.lstat(t.socket_path).st_mode) and mode == 0o777,
           "socket mode %o, want a socket with mode 777 (EP-6)" % mode)
     check(x509_ids(t.client().first("FetchX509SVID")) == [SELF_ID], "restarted daemon's SVID")
+    check(t.client().first("FetchX509Bundles").bundles[TD_ID] == bundle_before,
+          "the bundle changed across a crash (SIGKILL) and restart (DESIGN §3)")
     # A third on the served socket (own data_dir and config, so only the socket clashes).
     other_config = t.path("other.yaml")
     write_atomically(other_config, t.config([SELF_ENTRY], data_dir=t.path("data2")))
