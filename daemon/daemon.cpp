@@ -2,11 +2,18 @@
 // Daemon: startup, the io_context loop, CA rotation with backoff, SVID renewal, reload.
 #include "daemon/daemon.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <thread>
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/file_io.h"
 #include "common/log.h"
 
 namespace lanyard::daemon {
@@ -68,6 +75,9 @@ Daemon::~Daemon() {
   if (server_) {
     server_->shutdown();
   }
+  if (dataDirLock_ >= 0) {
+    ::close(dataDirLock_);
+  }
 }
 
 Result<void> Daemon::start() {
@@ -86,6 +96,12 @@ Result<void> Daemon::start() {
             config_.trustDomain.name(), config_.entries.size(),
             options_.configPath.value_or("embedded default"));
 
+  // Refuse a taken socket or data directory before anything is written (DESIGN.md §6:
+  // nothing half-started).
+  if (auto socket = workload_api::checkSocketPath(config_.socketPath); !socket) {
+    return fail(socket.error().wrap("starting the Workload API"));
+  }
+  LANYARD_TRY_VOID(lockDataDir());
   auto authority = svid::Authority::create(config_.authority, clock_);
   if (!authority) {
     return fail(authority.error().wrap("loading the CA state in " + config_.dataDir));
@@ -114,6 +130,30 @@ Result<void> Daemon::start() {
   server_ = std::move(*server);
   waitForSignals();
   scheduleTick();
+  return {};
+}
+
+Result<void> Daemon::lockDataDir() {
+  if (auto made = fileio::makeDirs(config_.dataDir, 0700); !made) {
+    return fail(made.error().wrap("creating data_dir"));
+  }
+  // One daemon per data_dir: two would race on the CA state when rotating. The lock is held
+  // until exit (the descriptor is never closed); the kernel drops it if the daemon dies.
+  const std::string path = config_.dataDir + "/lanyardd.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return fail(Code::FailedPrecondition, "opening " + path + ": " + std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return fail(Code::AlreadyExists,
+                  "another lanyardd is using data_dir " + config_.dataDir + " (" + path + ")");
+    }
+    return fail(Code::FailedPrecondition, "locking " + path + ": " + std::strerror(err));
+  }
+  dataDirLock_ = fd;
   return {};
 }
 

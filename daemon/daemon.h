@@ -56,6 +56,7 @@ class Daemon {
  private:
   explicit Daemon(DaemonOptions options) : options_(std::move(options)) {}
   Result<void> start();
+  Result<void> lockDataDir();
   void scheduleTick();
   void tick();
   void rotateAuthority();
@@ -72,6 +73,7 @@ class Daemon {
   std::unique_ptr<workload_api::Server> server_;
   boost::asio::signal_set signals_{io_};
   boost::asio::steady_timer tickTimer_{io_};
+  int dataDirLock_ = -1;  // flock()ed for the daemon's lifetime
   std::optional<struct stat> configStat_;
   // A failed CA rotation is retried with backoff, not on every tick (io thread only).
   SysTime rotationRetryAt_{};

@@ -42,9 +42,10 @@ Result<sockaddr_un> socketAddress(const std::string& path) {
   return addr;
 }
 
-// EP-6: a socket left by a dead agent is removed; a live one, or anything that is not a
-// socket, is refused rather than taken over.
-Result<void> clearStaleSocket(const std::string& path, const sockaddr_un& addr) {
+// EP-6: a socket left by a dead agent may be replaced; a live one, or anything that is not a
+// socket, is refused rather than taken over. Sets `stale` when the path holds a dead socket.
+Result<void> inspectSocketPath(const std::string& path, const sockaddr_un& addr, bool& stale) {
+  stale = false;
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) {
@@ -65,10 +66,7 @@ Result<void> clearStaleSocket(const std::string& path, const sockaddr_un& addr) 
   if (live) {
     return fail(Code::AlreadyExists, "another process is serving on " + path);
   }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return fail(Code::FailedPrecondition,
-                "removing stale socket " + path + ": " + errnoText(errno));
-  }
+  stale = true;
   return {};
 }
 
@@ -78,7 +76,12 @@ Result<int> listenOn(const std::string& path) {
   if (auto made = fileio::makeDirs(dir, 0755); !made) {
     return fail(made.error().wrap("creating the socket directory"));
   }
-  LANYARD_TRY_VOID(clearStaleSocket(path, addr));
+  bool stale = false;
+  LANYARD_TRY_VOID(inspectSocketPath(path, addr, stale));
+  if (stale && ::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return fail(Code::FailedPrecondition,
+                "removing stale socket " + path + ": " + errnoText(errno));
+  }
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return fail(Code::Internal, "creating socket: " + errnoText(errno));
@@ -103,6 +106,12 @@ Result<int> listenOn(const std::string& path) {
 }
 
 }  // namespace
+
+Result<void> checkSocketPath(const std::string& path) {
+  LANYARD_TRY(sockaddr_un addr, socketAddress(path));
+  bool stale = false;
+  return inspectSocketPath(path, addr, stale);
+}
 
 Server::Server(boost::asio::io_context& io, ServerOptions options)
     : io_(io), options_(std::move(options)), listener_(io), sweepTimer_(io) {}

@@ -31,6 +31,11 @@ struct ServerOptions {
   std::chrono::milliseconds sweepInterval{10000};
 };
 
+/// Checks, without changing anything, that a Server could take `path`: absolute and short
+/// enough, and either free or a stale socket. FailedPrecondition for a path that is not a
+/// socket, AlreadyExists when another process serves there (EP-6).
+Result<void> checkSocketPath(const std::string& path);
+
 /// Owns everything that serves the socket. The acceptor and the sweep timer run on the
 /// borrowed io_context (one thread: the daemon's); gRPC has its own threads. Borrows
 /// `attestation`, `source` and `clock` for its lifetime. shutdown() (or the destructor) stops

@@ -493,6 +493,40 @@ def stale_socket(t):
     check(not os.path.exists(t.socket_path), "socket file left after a clean stop")
 
 
+@case("a second lanyardd on a data_dir in use exits non-zero naming it, and a socket path "
+      "that is not a socket is refused before any CA state is written (DESIGN §6)")
+def data_dir_in_use(t):
+    first = t.start_daemon(t.config([SELF_ENTRY]))
+    other_config = t.path("other.yaml")
+    write_atomically(other_config, t.config([SELF_ENTRY], socket_path=t.path("other.sock")))
+    r = subprocess.run([harness.daemon_path(), "--config", other_config], capture_output=True,
+                       text=True, timeout=10)
+    output = r.stdout + r.stderr
+    check(r.returncode != 0, "a second lanyardd on the same data_dir exited 0")
+    check("another lanyardd is using data_dir " + t.data_dir in output,
+          "second lanyardd's output: %s" % output)
+    check(not os.path.exists(t.path("other.sock")), "the refused daemon left a socket")
+    check(x509_ids(t.client().first("FetchX509SVID")) == [SELF_ID],
+          "the first daemon stopped serving")
+    first.stop()
+
+    # A regular file where the socket should be: refused, and nothing created in data_dir.
+    fresh_data = t.path("fresh-data")
+    blocked = t.path("blocked.sock")
+    with open(blocked, "w") as f:
+        f.write("not a socket")
+    config = t.path("blocked.yaml")
+    write_atomically(config, t.config([SELF_ENTRY], socket_path=blocked, data_dir=fresh_data))
+    r = subprocess.run([harness.daemon_path(), "--config", config], capture_output=True,
+                       text=True, timeout=10)
+    output = r.stdout + r.stderr
+    check(r.returncode != 0, "lanyardd exited 0 with a regular file at socket_path")
+    check("exists and is not a socket" in output, "output: %s" % output)
+    check(not os.path.exists(fresh_data), "data_dir was created by a daemon that did not start")
+    with open(blocked) as f:
+        check(f.read() == "not a socket", "the file at socket_path was changed")
+
+
 # --- runner ----------------------------------------------------------------------------------
 
 def run(selected, keep):
