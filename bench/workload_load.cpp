@@ -28,13 +28,15 @@ struct Options {
   int calls = 300;
   int connections = 500;
   int startups = 10;
+  /// Scenario letters to run (a and b share their servers).
+  std::string only = "abcd";
   StreamsOptions streams;
 };
 
 const char kUsage[] =
     "usage: workload_load [--daemon PATH] [--json PATH] [--rounds N] [--calls N]\n"
     "                     [--connections N] [--streams N] [--channels N] [--ttl-seconds N]\n"
-    "                     [--startups N]\n"
+    "                     [--startups N] [--only abcd]\n"
     "Starts lanyardd (default: ../daemon/lanyardd next to this executable) and a bare gRPC\n"
     "server in child processes and measures (docs/benchmarks.md, \"Workload API\"):\n"
     "  (a) unary p50/p99 against the bare floor    (b) a new connection's first X.509 message\n"
@@ -71,6 +73,8 @@ bool parse(int argc, char** argv, Options& o) {
       number(o.streams.streams);
     } else if (flag == "--channels") {
       number(o.streams.channels);
+    } else if (flag == "--only") {
+      o.only = value;
     } else if (flag == "--ttl-seconds") {
       number(o.streams.ttlSeconds);
     } else {
@@ -131,6 +135,11 @@ void reportErrors(Report& report, const std::string& key, int errors, const std:
   }
 }
 
+void unaryScenario(const Options& o, Report& report, const std::string& bareSocket,
+                   const std::string& daemonSocket);
+void connectScenario(const Options& o, Report& report, const std::string& bareSocket,
+                     const std::string& daemonSocket);
+
 bool latencyScenarios(const Options& o, Report& report) {
   TempDir dir;
   std::unique_ptr<Child> bare, daemon;
@@ -139,6 +148,17 @@ bool latencyScenarios(const Options& o, Report& report) {
   }
   const std::string bareSocket = dir.path() + "/bare.sock";
   const std::string daemonSocket = dir.path() + "/agent.sock";
+  if (o.only.find('a') != std::string::npos) {
+    unaryScenario(o, report, bareSocket, daemonSocket);
+  }
+  if (o.only.find('b') != std::string::npos) {
+    connectScenario(o, report, bareSocket, daemonSocket);
+  }
+  return true;
+}
+
+void unaryScenario(const Options& o, Report& report, const std::string& bareSocket,
+                   const std::string& daemonSocket) {
   std::fprintf(stderr, "(a) unary calls...\n");
   UnaryResult u = measureUnary(bareSocket, daemonSocket, o.rounds, o.calls);
   report.section("(a) unary calls, one connection each, sync client (" + std::to_string(u.floor.n) +
@@ -154,7 +174,10 @@ bool latencyScenarios(const Options& o, Report& report) {
                "<= 2x", ratio <= 2.0);
   }
   reportErrors(report, "unary", u.errors, u.lastError);
+}
 
+void connectScenario(const Options& o, Report& report, const std::string& bareSocket,
+                     const std::string& daemonSocket) {
   std::fprintf(stderr, "(b) new connections...\n");
   ConnectResult c = measureNewConnections(bareSocket, daemonSocket, o.connections);
   report.section("(b) new connection to first message (" + std::to_string(c.workload.n) +
@@ -175,7 +198,6 @@ bool latencyScenarios(const Options& o, Report& report) {
   report.row("connect_x509_p50_ratio", "FetchX509SVID new connection p50 / floor p50",
              c.workload.p50 / c.floor.p50, "x");
   reportErrors(report, "connect", c.errors, c.lastError);
-  return true;
 }
 
 void streamScenario(const Options& o, Report& report) {
@@ -265,11 +287,16 @@ int main(int argc, char** argv) {
   report.note("rlimit_nofile", files);
   std::printf("workload_load: lanyardd %s, %u cores\n", o.daemonPath.c_str(),
               std::thread::hardware_concurrency());
-  if (!latencyScenarios(o, report)) {
+  auto wanted = [&](char scenario) { return o.only.find(scenario) != std::string::npos; };
+  if ((wanted('a') || wanted('b')) && !latencyScenarios(o, report)) {
     return 1;
   }
-  streamScenario(o, report);
-  startupScenario(o, report);
+  if (wanted('c')) {
+    streamScenario(o, report);
+  }
+  if (wanted('d')) {
+    startupScenario(o, report);
+  }
   std::ofstream(o.jsonPath) << report.json().dump(2) << "\n";
   std::printf("\nJSON: %s\n", o.jsonPath.c_str());
   return report.missed() ? 2 : 0;
