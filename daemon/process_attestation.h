@@ -23,6 +23,7 @@ class ProcessAttestation final : public workload_api::WorkloadAttestation {
   Result<uint64_t> startTime(pid_t pid) const override;
   Result<void> confirmSameProcess(const attestors::Caller& caller,
                                   uint64_t startTime) const override;
+  Result<ProcessStamp> processStamp(const attestors::Caller& caller) const override;
 
   const attestors::AttestorSet& attestors() const { return attestors_; }
 

@@ -5,12 +5,15 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "attestors/attestor.h"
 
@@ -29,6 +32,16 @@ class OwnedFd {
   int fd_;
 };
 
+/// The last attestation of one connection's process, reused while the process keeps the same
+/// stamp (credentials and executable) and for at most the cache's lifetime. Shared by the
+/// connection's calls; mu guards the rest.
+struct AttestationCache {
+  std::mutex mu;
+  std::optional<std::vector<attestors::Selector>> selectors;
+  std::string stamp;
+  std::chrono::steady_clock::time_point at;
+};
+
 /// One accepted connection. `pidfd` is shared so that an attestation in flight keeps it open
 /// after the table forgets the connection.
 struct Peer {
@@ -38,6 +51,7 @@ struct Peer {
   std::shared_ptr<const OwnedFd> pidfd;  // null when pidfd_open failed
   uint64_t startTime = 0;                // of the process, at accept
   ino_t inode = 0;                       // of the connection's socket
+  std::shared_ptr<AttestationCache> cache = std::make_shared<AttestationCache>();
 
   attestors::Caller caller() const {
     return {.pid = pid, .uid = uid, .gid = gid, .pidfd = pidfd ? pidfd->get() : -1};

@@ -128,6 +128,7 @@ Result<std::unique_ptr<Server>> Server::create(boost::asio::io_context& io, Serv
       .source = source,
       .clock = clock,
       .attestTimeout = server->options_.attestTimeout,
+      .attestationReuse = server->options_.attestationReuse,
   });
   server->service_ = std::make_unique<WorkloadService>(*server->context_);
 

@@ -27,6 +27,8 @@ struct ServerOptions {
   /// Worker threads for attestation and minting.
   unsigned workers = 2;
   std::chrono::milliseconds attestTimeout{5000};
+  /// ServiceContext::attestationReuse.
+  std::chrono::milliseconds attestationReuse{10000};
   /// How often the peer table forgets closed connections.
   std::chrono::milliseconds sweepInterval{10000};
 };

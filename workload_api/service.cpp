@@ -49,6 +49,27 @@ grpc::Status toStatus(const Error& error) {
   return {static_cast<grpc::StatusCode>(error.code), error.message};
 }
 
+namespace {
+
+void logSelectors(const attestors::Caller& caller, const Selectors& selectors, bool reused) {
+  auto log = log::get("workload_api");
+  if (!log->should_log(spdlog::level::debug)) {
+    return;
+  }
+  std::string text;
+  for (const auto& s : selectors) {
+    text += (text.empty() ? "" : " ") + s.str();
+  }
+  log->debug("{} pid {} uid {}: {}", reused ? "reusing attestation of" : "attested", caller.pid,
+             caller.uid, text);
+}
+
+std::string pidText(const attestors::Caller& caller) {
+  return "attesting pid " + std::to_string(caller.pid);
+}
+
+}  // namespace
+
 Result<Selectors> attestPeer(const ServiceContext& ctx, const std::string& peer) {
   auto fd = fdFromPeerString(peer);
   auto found = fd ? ctx.peers.find(*fd) : std::nullopt;
@@ -57,22 +78,48 @@ Result<Selectors> attestPeer(const ServiceContext& ctx, const std::string& peer)
     return fail(Code::Unavailable, "identifying caller: connection " + peer + " is not known");
   }
   const attestors::Caller caller = found->caller();
+  AttestationCache& cache = *found->cache;
+  auto stamp = ctx.attestation.processStamp(caller);
+  if (!stamp) {
+    return fail(stamp.error().wrap(pidText(caller)));
+  }
+  if (stamp->uid != caller.uid) {
+    return fail(Code::PermissionDenied, pidText(caller) + ": caller changed uid from " +
+                                            std::to_string(caller.uid) + " to " +
+                                            std::to_string(stamp->uid) + " since it connected");
+  }
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(cache.mu);
+    if (cache.selectors && cache.stamp == stamp->key && now - cache.at < ctx.attestationReuse) {
+      Selectors selectors = *cache.selectors;
+      if (auto same = ctx.attestation.confirmSameProcess(caller, found->startTime); !same) {
+        cache.selectors.reset();
+        return fail(same.error().wrap(pidText(caller)));
+      }
+      logSelectors(caller, selectors, true);
+      return selectors;
+    }
+  }
   auto selectors = ctx.attestation.attest(caller, deadlineFor(ctx));
   if (!selectors) {
-    return fail(Code::Unavailable,
-                "attesting pid " + std::to_string(caller.pid) + ": " + selectors.error().message);
+    return fail(Code::Unavailable, pidText(caller) + ": " + selectors.error().message);
   }
   if (auto same = ctx.attestation.confirmSameProcess(caller, found->startTime); !same) {
-    return fail(Code::PermissionDenied,
-                "attesting pid " + std::to_string(caller.pid) + ": " + same.error().message);
+    return fail(same.error().wrap(pidText(caller)));
   }
-  if (auto log = log::get("workload_api"); log->should_log(spdlog::level::debug)) {
-    std::string text;
-    for (const auto& s : *selectors) {
-      text += (text.empty() ? "" : " ") + s.str();
-    }
-    log->debug("attested pid {} uid {}: {}", caller.pid, caller.uid, text);
+  // The process must not have changed (exec, setuid) while it was being attested.
+  auto after = ctx.attestation.processStamp(caller);
+  if (!after || after->key != stamp->key) {
+    return fail(Code::Unavailable, pidText(caller) + ": caller changed during attestation");
   }
+  {
+    std::lock_guard lock(cache.mu);
+    cache.selectors = *selectors;
+    cache.stamp = stamp->key;
+    cache.at = now;
+  }
+  logSelectors(caller, *selectors, false);
   return selectors;
 }
 
@@ -151,7 +198,7 @@ grpc::ServerUnaryReactor* WorkloadService::ValidateJWTSVID(grpc::CallbackServerC
       return;
     }
     auto jwt =
-        svid::validateJwtSvid(request->svid(), *bundles, request->audience(), ctx_.clock.now());
+        ctx_.validations.validate(request->svid(), *bundles, request->audience(), ctx_.clock.now());
     if (!jwt) {
       // WAPI-5: every validation failure is INVALID_ARGUMENT; the reason never echoes the token.
       log::get("workload_api")->debug("ValidateJWTSVID: {}", jwt.error().message);

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "workload.grpc.pb.h"
+#include "workload_api/jwt_validation_cache.h"
 #include "workload_api/peer_table.h"
 #include "workload_api/worker_pool.h"
 #include "workload_api/workload_attestation.h"
@@ -23,6 +24,11 @@ struct ServiceContext {
   const Clock& clock;
   /// How long one attestation may take.
   std::chrono::milliseconds attestTimeout{5000};
+  /// How long a connection's attestation is reused for later calls on it, as long as the
+  /// process is the same one with the same credentials and executable. Zero: never.
+  std::chrono::milliseconds attestationReuse{10000};
+  /// ValidateJWTSVID's remembered verifications.
+  JwtValidationCache validations{};
   /// Streams open now (for tests, benchmarks and later metrics).
   std::atomic<int64_t> openStreams{0};
 };
@@ -59,8 +65,9 @@ grpc::Status checkSecurityHeader(const grpc::CallbackServerContext& call);
 grpc::Status toStatus(const Error& error);
 
 /// Attests the caller of a call whose gRPC peer string is `peer`: finds the connection in the
-/// peer table, asks the attestation, then re-checks the process (the PID race). Runs on the
-/// worker pool.
+/// peer table, asks the attestation (or reuses the connection's last one while the process's
+/// stamp is unchanged), then re-checks the process (the PID race) and that it still runs as
+/// the uid it connected with. Runs on the worker pool.
 Result<Selectors> attestPeer(const ServiceContext& ctx, const std::string& peer);
 
 }  // namespace lanyard::workload_api

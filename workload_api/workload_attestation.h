@@ -34,11 +34,18 @@ class WorkloadAttestation {
   /// The process's start time (clock ticks after boot), read when the connection is accepted.
   virtual Result<uint64_t> startTime(pid_t pid) const = 0;
   /// Confirms that `caller` is still the process that connected: alive (through its pidfd when
-  /// there is one), started at `startTime`, and still running as `caller.uid`.
-  /// PermissionDenied otherwise (the PID race: a caller that exited or was replaced gets no
-  /// identity).
+  /// there is one) and started at `startTime`. PermissionDenied otherwise (the PID race: a
+  /// caller that exited or was replaced gets no identity).
   virtual Result<void> confirmSameProcess(const attestors::Caller& caller,
                                           uint64_t startTime) const = 0;
+  /// What must not change for an earlier attestation of this process to still hold: its
+  /// credentials and the executable it runs (an exec changes it). `uid` is the effective uid.
+  struct ProcessStamp {
+    uid_t uid = 0;
+    std::string key;
+  };
+  /// The caller's stamp now. PermissionDenied when the process cannot be read (it exited).
+  virtual Result<ProcessStamp> processStamp(const attestors::Caller& caller) const = 0;
 };
 
 /// One X.509-SVID as the Workload API serves it (WAPI-10). Immutable; shared by every stream

@@ -300,6 +300,20 @@ std::optional<std::string> SystemProcReader::groupName(gid_t gid) const {
   }
 }
 
+Result<FileIdentity> ProcReader::executableIdentity(pid_t pid) const {
+  return fail(Code::Unimplemented,
+              "reading the executable of pid " + std::to_string(pid) + ": not supported");
+}
+
+Result<FileIdentity> SystemProcReader::executableIdentity(pid_t pid) const {
+  const std::string path = procPath(pid, "exe");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return fail(errnoError("reading " + path, errno));
+  }
+  return identityOf(st);
+}
+
 Result<uint64_t> SystemProcReader::startTime(pid_t pid) const {
   const std::string path = procPath(pid, "stat");
   LANYARD_TRY(std::string text, readProcFile(path));

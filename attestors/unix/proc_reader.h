@@ -70,6 +70,9 @@ class ProcReader {
   virtual Result<ProcessStatus> status(pid_t pid) const = 0;
   /// The executable's path as the kernel records it.
   virtual Result<ExecutablePath> executablePath(pid_t pid) const = 0;
+  /// The identity of the file the process runs (stat of /proc/<pid>/exe): changes when the
+  /// process execs another program. Unimplemented unless a reader provides it.
+  virtual Result<FileIdentity> executableIdentity(pid_t pid) const;
   /// Opens the executable the process runs (even when unlinked or in another mount namespace).
   virtual Result<std::unique_ptr<ExecutableFile>> openExecutable(pid_t pid) const = 0;
   /// The user name of `uid`, or nullopt when it has none (or the lookup failed).
@@ -91,6 +94,7 @@ class SystemProcReader final : public ProcReader {
  public:
   Result<ProcessStatus> status(pid_t pid) const override;
   Result<ExecutablePath> executablePath(pid_t pid) const override;
+  Result<FileIdentity> executableIdentity(pid_t pid) const override;
   Result<std::unique_ptr<ExecutableFile>> openExecutable(pid_t pid) const override;
   std::optional<std::string> userName(uid_t uid) const override;
   std::optional<std::string> groupName(gid_t gid) const override;

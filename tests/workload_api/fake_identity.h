@@ -45,7 +45,14 @@ class FakeAttestation final : public WorkloadAttestation {
     return {};
   }
 
+  Result<ProcessStamp> processStamp(const attestors::Caller& caller) const override {
+    std::lock_guard lock(mu);
+    return ProcessStamp{.uid = stampUid.value_or(caller.uid), .key = stampKey};
+  }
+
   mutable std::mutex mu;
+  std::optional<uid_t> stampUid;
+  std::string stampKey = "exe-1";
   Selectors selectors{{"unix", "uid:1000"}};
   std::optional<Error> attestError;
   bool replaced = false;

@@ -104,6 +104,49 @@ TEST_CASE("the server answers with the caller's pid and uid from the socket",
   CHECK(s.attestation_.callers[0].pidfd >= 0);
 }
 
+TEST_CASE("a connection's attestation is reused only while its process is unchanged",
+          "[workload_api][server]") {
+  lanyard::testing::TempDir dir;
+  RunningServer s(dir.path());
+  auto stub = s.stub();  // one channel: one connection
+  JWTSVIDRequest req;
+  req.add_audience("aud");
+  auto call = [&] {
+    JWTSVIDResponse resp;
+    auto ctx = headerContext();
+    return stub->FetchJWTSVID(ctx.get(), req, &resp);
+  };
+  auto attestations = [&] {
+    std::lock_guard lock(s.attestation_.mu);
+    return s.attestation_.callers.size();
+  };
+  REQUIRE(call().ok());
+  REQUIRE(call().ok());
+  CHECK(attestations() == 1);
+  SECTION("an exec (another executable) is attested again") {
+    {
+      std::lock_guard lock(s.attestation_.mu);
+      s.attestation_.stampKey = "exe-2";
+    }
+    REQUIRE(call().ok());
+    CHECK(attestations() == 2);
+  }
+  SECTION("a process now running as another uid gets nothing") {
+    {
+      std::lock_guard lock(s.attestation_.mu);
+      s.attestation_.stampUid = ::getuid() + 1;
+    }
+    CHECK(call().error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  }
+  SECTION("a replaced process gets nothing, even with a reusable attestation") {
+    {
+      std::lock_guard lock(s.attestation_.mu);
+      s.attestation_.replaced = true;
+    }
+    CHECK(call().error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  }
+}
+
 TEST_CASE("calls without the security header are refused before attestation (WAPI-4)",
           "[workload_api][server]") {
   lanyard::testing::TempDir dir;
