@@ -8,6 +8,7 @@
 #include <random>
 
 #include "bench_echo.grpc.pb.h"
+#include "raw_h2_probe.h"
 #include "workload.grpc.pb.h"
 
 namespace lanyard::bench {
@@ -181,6 +182,53 @@ ConnectResult measureNewConnections(const std::string& bareSocket, const std::st
   }
   result.workloadConnected = summarize(std::move(workloadConnected));
   result.floorConnected = summarize(std::move(floorConnected));
+  result.workload = summarize(std::move(workload));
+  result.floor = summarize(std::move(floor));
+  return result;
+}
+
+RawConnectResult measureRawConnections(const std::string& bareSocket,
+                                       const std::string& daemonSocket, int connections,
+                                       size_t watchSize) {
+  RawConnectResult result;
+  WatchRequest watch;
+  watch.set_size(static_cast<uint32_t>(std::max<size_t>(watchSize, 1)));
+  const std::string watchBytes = watch.SerializeAsString();
+  // A sample counts only when the message parses as the expected response: an X509SVIDResponse
+  // with at least one SVID, or a WatchReply of the requested size.
+  auto probe = [&](std::vector<double>* samples, bool x509) {
+    RawFirstMessage r =
+        x509 ? rawFirstMessage(daemonSocket, "/SpiffeWorkloadAPI/FetchX509SVID", "")
+             : rawFirstMessage(bareSocket, "/lanyard.bench.BenchEcho/Watch", watchBytes);
+    if (r.ok && x509) {
+      X509SVIDResponse svid;
+      if (!svid.ParseFromString(r.message) || svid.svids_size() == 0) {
+        r.ok = false;
+        r.error = "FetchX509SVID answered without an SVID";
+      }
+    } else if (r.ok) {
+      WatchReply reply;
+      if (!reply.ParseFromString(r.message) || reply.payload().size() != watch.size()) {
+        r.ok = false;
+        r.error = "Watch answered with a wrong message";
+      }
+    }
+    if (!r.ok) {
+      ++result.errors;
+      result.lastError = r.error;
+    } else if (samples != nullptr) {
+      samples->push_back(r.micros);
+    }
+  };
+  for (int i = 0; i < 20; ++i) {
+    probe(nullptr, true);
+    probe(nullptr, false);
+  }
+  std::vector<double> workload, floor;
+  for (int i = 0; i < connections; ++i) {
+    probe(&workload, true);
+    probe(&floor, false);
+  }
   result.workload = summarize(std::move(workload));
   result.floor = summarize(std::move(floor));
   return result;

@@ -42,6 +42,21 @@ struct ConnectResult {
 ConnectResult measureNewConnections(const std::string& bareSocket, const std::string& daemonSocket,
                                     int connections);
 
+/// Scenario (b) with the raw HTTP/2 client of raw_h2_probe.h instead of gRPC's: connect() to
+/// the first message, in microseconds, FetchX509SVID on lanyardd (each response checked to
+/// hold an SVID) and BenchEcho.Watch with a message of `watchSize` bytes on the floor.
+struct RawConnectResult {
+  Summary workload;
+  Summary floor;
+  int errors = 0;
+  std::string lastError;
+};
+
+/// Alternates `connections` new connections of each kind, after 20 unrecorded ones of each.
+RawConnectResult measureRawConnections(const std::string& bareSocket,
+                                       const std::string& daemonSocket, int connections,
+                                       size_t watchSize);
+
 /// Scenario (d): milliseconds from fork/exec of lanyardd to the first FetchX509SVID message,
 /// with an existing data_dir and with a fresh one; also to the socket accepting connections.
 struct StartupResult {
