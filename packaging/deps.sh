@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian 12 packages Lanyard needs to build, test and fuzz. Idempotent and quick
-# when nothing is missing: only absent packages go to apt-get.
+# when nothing is missing: only absent packages go to apt-get. `deps.sh packaging` installs
+# what building and checking the .deb needs on top (make package, make package-test).
 set -eu
 
 PACKAGES="
@@ -11,8 +12,11 @@ PACKAGES="
   catch2 libbenchmark-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libboost-dev
   clang libclang-rt-14-dev clang-format
-  python3 python3-cryptography python3-jwt python3-grpcio python3-grpc-tools
+  python3 python3-cryptography python3-jwt python3-grpcio python3-grpc-tools python3-yaml
 "
+if [ "${1:-}" = packaging ]; then
+  PACKAGES="build-essential debhelper dpkg-dev fakeroot lintian"
+fi
 
 missing=""
 for p in $PACKAGES; do
