@@ -11,10 +11,12 @@
 #include <cstring>
 #include <thread>
 
+#include <boost/asio/post.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "common/file_io.h"
 #include "common/log.h"
+#include "daemon/socket_activation.h"
 
 namespace lanyard::daemon {
 namespace {
@@ -81,6 +83,9 @@ Daemon::~Daemon() {
 }
 
 Result<void> Daemon::start() {
+  // systemd's variables first: they are unset (unsetenv) before any thread exists.
+  notifier_ = SystemdNotifier::fromEnvironment();
+  LANYARD_TRY(std::optional<int> activated, takeActivatedSocket());
   if (options_.configPath) {
     configStat_ = statOf(*options_.configPath);
     LANYARD_TRY(config_, loadConfig(*options_.configPath));
@@ -98,8 +103,11 @@ Result<void> Daemon::start() {
 
   // Refuse a taken socket or data directory before anything is written (DESIGN.md §6:
   // nothing half-started).
-  if (auto socket = workload_api::checkSocketPath(config_.socketPath); !socket) {
-    return fail(socket.error().wrap("starting the Workload API"));
+  // An activated socket is live (systemd listens on it) and is served as it is.
+  if (!activated) {
+    if (auto socket = workload_api::checkSocketPath(config_.socketPath); !socket) {
+      return fail(socket.error().wrap("starting the Workload API"));
+    }
   }
   LANYARD_TRY_VOID(lockDataDir());
   auto authority = svid::Authority::create(config_.authority, clock_);
@@ -120,6 +128,7 @@ Result<void> Daemon::start() {
 
   workload_api::ServerOptions serverOptions{
       .socketPath = config_.socketPath,
+      .listenFd = activated.value_or(-1),
       .workers = std::max(2u, std::thread::hardware_concurrency()),
   };
   auto server =
@@ -158,12 +167,19 @@ Result<void> Daemon::lockDataDir() {
 }
 
 void Daemon::run() {
+  // READY=1 from inside the loop: the socket listens and the loop that accepts on it runs.
+  boost::asio::post(io_, [this] {
+    notifier_.ready("serving the Workload API on " + server_->socketPath());
+    notifier_.startWatchdog(io_);
+  });
   io_.run();
   log::get("daemon")->info("lanyardd stopped");
 }
 
 void Daemon::stop() {
   log::get("daemon")->info("lanyardd stopping");
+  notifier_.stopping();
+  notifier_.stopWatchdog();
   signals_.cancel();
   tickTimer_.cancel();
   if (server_) {
@@ -254,10 +270,13 @@ Result<void> Daemon::reload() {
     return {};
   }
   auto log = log::get("daemon");
+  // RELOADING=1, then READY=1 whatever the outcome: a failed reload keeps serving.
+  notifier_.reloading();
   configStat_ = statOf(*options_.configPath);
   auto next = loadConfig(*options_.configPath);
   if (!next) {
     log->error("reloading: {} (keeping the running configuration)", next.error().message);
+    notifier_.ready("reload failed, serving the previous configuration: " + next.error().message);
     return fail(next.error());
   }
   for (const auto& key : restartOnlyChanges(config_, *next)) {
@@ -274,6 +293,7 @@ Result<void> Daemon::reload() {
   config_.logFormat = next->logFormat;
   identities_->setPolicy(policyOf(config_));
   log->info("reloaded {}: {} entries", *options_.configPath, config_.entries.size());
+  notifier_.ready("serving the Workload API on " + server_->socketPath());
   return {};
 }
 

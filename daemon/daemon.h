@@ -17,6 +17,7 @@
 #include "daemon/config.h"
 #include "daemon/identity_provider.h"
 #include "daemon/process_attestation.h"
+#include "daemon/systemd_notifier.h"
 #include "svid/authority.h"
 #include "workload_api/server.h"
 
@@ -71,6 +72,8 @@ class Daemon {
   std::unique_ptr<ProcessAttestation> attestation_;
   std::unique_ptr<IdentityProvider> identities_;
   std::unique_ptr<workload_api::Server> server_;
+  // Type=notify: READY/RELOADING/STOPPING and the watchdog (io thread only).
+  SystemdNotifier notifier_;
   boost::asio::signal_set signals_{io_};
   boost::asio::steady_timer tickTimer_{io_};
   int dataDirLock_ = -1;  // flock()ed for the daemon's lifetime

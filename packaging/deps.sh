@@ -13,6 +13,7 @@ PACKAGES="
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libboost-dev
   clang libclang-rt-14-dev clang-format
   python3 python3-cryptography python3-jwt python3-grpcio python3-grpc-tools python3-yaml
+  systemd
 "
 if [ "${1:-}" = packaging ]; then
   PACKAGES="build-essential debhelper dpkg-dev fakeroot lintian"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -105,6 +106,25 @@ Result<int> listenOn(const std::string& path) {
   return fd;
 }
 
+// Where an inherited socket is bound, as a path ("@name" for an abstract one).
+std::string boundPath(int fd) {
+  sockaddr_un addr{};
+  socklen_t len = sizeof(addr);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return "(unknown: " + errnoText(errno) + ")";
+  }
+  const size_t pathLen = len > offsetof(sockaddr_un, sun_path)
+                             ? static_cast<size_t>(len) - offsetof(sockaddr_un, sun_path)
+                             : 0;
+  if (pathLen == 0) {
+    return "(unnamed)";
+  }
+  if (addr.sun_path[0] == '\0') {
+    return "@" + std::string(addr.sun_path + 1, pathLen - 1);
+  }
+  return std::string(addr.sun_path, ::strnlen(addr.sun_path, pathLen));
+}
+
 }  // namespace
 
 Result<void> checkSocketPath(const std::string& path) {
@@ -120,6 +140,20 @@ Result<std::unique_ptr<Server>> Server::create(boost::asio::io_context& io, Serv
                                                const WorkloadAttestation& attestation,
                                                IdentitySource& source, const Clock& clock) {
   std::unique_ptr<Server> server(new Server(io, std::move(options)));
+  auto log = log::get("workload_api");
+  const int inherited = server->options_.listenFd;
+  if (inherited >= 0) {
+    // Owned from here on, whatever happens next.
+    server->listener_.assign(inherited);
+    server->servedPath_ = boundPath(inherited);
+    if (server->servedPath_ != server->options_.socketPath) {
+      // systemd's ListenStream= wins: that is where clients were told to connect.
+      log->warn("socket activation: the inherited socket is {}, not socket_path {}; serving {}",
+                server->servedPath_, server->options_.socketPath, server->servedPath_);
+    }
+  } else {
+    server->servedPath_ = server->options_.socketPath;
+  }
   server->pool_ = std::make_unique<WorkerPool>(server->options_.workers);
   server->context_.reset(new ServiceContext{
       .peers = server->peers_,
@@ -143,11 +177,14 @@ Result<std::unique_ptr<Server>> Server::create(boost::asio::io_context& io, Serv
     return fail(Code::Internal, "starting the gRPC server failed");
   }
 
-  LANYARD_TRY(int fd, listenOn(server->options_.socketPath));
-  server->listener_.assign(fd);
+  if (inherited < 0) {
+    LANYARD_TRY(int fd, listenOn(server->options_.socketPath));
+    server->listener_.assign(fd);
+  }
   server->waitForConnections();
   server->scheduleSweep();
-  log::get("workload_api")->info("serving the Workload API on {}", server->options_.socketPath);
+  log->info("serving the Workload API on {}{}", server->servedPath_,
+            inherited >= 0 ? " (socket activation)" : "");
   return server;
 }
 
@@ -175,7 +212,7 @@ void Server::acceptReady() {
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       // EMFILE and friends: the connection stays queued; try again shortly.
-      log::get("workload_api")->error("accepting on {}: {}", options_.socketPath, errnoText(errno));
+      log::get("workload_api")->error("accepting on {}: {}", servedPath_, errnoText(errno));
       auto retry = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
       retry->async_wait([this, retry](const boost::system::error_code& ec) {
         if (!ec && !stopped_) {
@@ -242,7 +279,9 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   const bool serving = listener_.is_open();
   if (serving) {
     listener_.close(ignored);
-    ::unlink(options_.socketPath.c_str());  // only a socket this server bound
+    if (!activated()) {
+      ::unlink(options_.socketPath.c_str());  // only a socket this server bound
+    }
   }
   if (grpc_) {
     // Open streams are cancelled at the deadline; their reactors finish, the pool (still
@@ -252,7 +291,7 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   }
   pool_.reset();
   if (serving) {
-    log::get("workload_api")->info("stopped serving on {}", options_.socketPath);
+    log::get("workload_api")->info("stopped serving on {}", servedPath_);
   }
 }
 

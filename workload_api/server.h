@@ -24,6 +24,12 @@ namespace lanyard::workload_api {
 struct ServerOptions {
   /// The socket path (absolute, at most 107 bytes).
   std::string socketPath;
+  /// A listening AF_UNIX stream socket inherited through socket activation (systemd), already
+  /// checked by the caller, or -1. When set, the Server owns it from create() on and serves it
+  /// instead of binding socketPath: no directory, unlink, bind or chmod, and the socket file is
+  /// left alone on shutdown (systemd owns it). An inherited socket bound to another path than
+  /// socketPath is served anyway, with a warning.
+  int listenFd = -1;
   /// Worker threads for attestation and minting.
   unsigned workers = 2;
   std::chrono::milliseconds attestTimeout{5000};
@@ -60,7 +66,11 @@ class Server {
 
   const PeerTable& peers() const { return peers_; }
   int64_t openStreams() const { return context_->openStreams.load(); }
-  const std::string& socketPath() const { return options_.socketPath; }
+  /// The path served: socketPath, or where an inherited socket is bound ("@name" when
+  /// abstract).
+  const std::string& socketPath() const { return servedPath_; }
+  /// Whether the socket was inherited (socket activation) rather than bound here.
+  bool activated() const { return options_.listenFd >= 0; }
 
  private:
   Server(boost::asio::io_context& io, ServerOptions options);
@@ -78,6 +88,7 @@ class Server {
   std::unique_ptr<grpc::Server> grpc_;
   boost::asio::posix::stream_descriptor listener_;  // io_context thread only
   boost::asio::steady_timer sweepTimer_;
+  std::string servedPath_;
   bool stopped_ = false;
 };
 
