@@ -46,3 +46,12 @@ fuzz: deps
 	meson configure build-fuzz -Dfuzz_seconds=$(FUZZ_SECONDS)
 	ninja -C build-fuzz
 	meson test -C build-fuzz --print-errorlogs --num-processes 2
+
+# The Debian package: build-deb/lanyard_*.deb (packaging/build-deb.sh, docs/operations.md).
+# package-test builds it, runs lintian, installs it (root), runs the installed lanyardd and
+# lanyard, and purges it; TAP in build-deb/package-test.tap for .ci/count.py.
+.PHONY: package package-test
+package: deps
+	./packaging/build-deb.sh
+package-test: deps
+	/usr/bin/python3 packaging/test-deb.py
