@@ -398,6 +398,24 @@ def image_and_containerfile():
     entry = [l for l in runtime if l.upper().startswith("ENTRYPOINT")]
     check(entry and "lanyardd" in entry[-1], "the runtime stage's ENTRYPOINT is not lanyardd")
     check(any("-Dtests=disabled" in l for l in lines), "the build stage builds the tests too")
+    users = [l.split()[1] for l in runtime if l.upper().startswith("USER ")]
+    check(users and users[-1].split(":")[0] not in ("0", "root"),
+          "the image's default user is root (USER %s): only the agent needs root" % users)
+
+
+@case("the agent's securityContext: explicitly uid 0 (the image's default user is not), not "
+      "privileged, no privilege escalation, read-only root, all capabilities dropped but "
+      "SYS_PTRACE and DAC_READ_SEARCH")
+def agent_security_context():
+    sc = agent_container(manifests()).get("securityContext", {})
+    check(sc.get("runAsUser") == 0, "runAsUser is %r, want 0" % sc.get("runAsUser"))
+    check(sc.get("privileged") is not True, "the agent is privileged")
+    check(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation is not false")
+    check(sc.get("readOnlyRootFilesystem") is True, "the root filesystem is writable")
+    caps = sc.get("capabilities", {})
+    check(caps.get("drop") == ["ALL"], "capabilities.drop is %r, want [ALL]" % caps.get("drop"))
+    check(set(caps.get("add", [])) <= {"SYS_PTRACE", "DAC_READ_SEARCH"},
+          "capabilities.add %r goes beyond SYS_PTRACE and DAC_READ_SEARCH" % caps.get("add"))
 
 
 # --- runner ----------------------------------------------------------------------------------
