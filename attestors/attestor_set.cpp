@@ -68,7 +68,8 @@ Result<AttestorSet> AttestorSet::fromConfig(const YAML::Node& attestorsNode) {
   return AttestorSet(std::move(built));
 }
 
-Result<std::vector<Selector>> AttestorSet::attest(const Caller& caller, Deadline deadline) const {
+Result<std::vector<Selector>> AttestorSet::attest(const Caller& caller, Deadline deadline,
+                                                  const FailureObserver& onFailure) const {
   std::vector<Selector> merged;
   std::string failures;
   size_t failed = 0;
@@ -82,6 +83,9 @@ Result<std::vector<Selector>> AttestorSet::attest(const Caller& caller, Deadline
       failures += (failures.empty() ? "" : "; ") + std::string(attestor->name()) + ": " +
                   got.error().message;
       ++failed;
+      if (onFailure) {
+        onFailure(attestor->name());
+      }
       continue;
     }
     merged.insert(merged.end(), std::make_move_iterator(got->begin()),

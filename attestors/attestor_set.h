@@ -3,7 +3,9 @@
 // (STYLE.md §3, after SPIRE's pkg/agent/attestor/workload/workload.go).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -28,7 +30,11 @@ class AttestorSet {
   /// selectors, sorted and without duplicates. An attestor that fails is logged on
   /// "attestor.<name>" and skipped, as SPIRE does; when every attestor fails the result is
   /// Unavailable (the caller may retry).
-  Result<std::vector<Selector>> attest(const Caller& caller, Deadline deadline) const;
+  /// `onFailure`, when set, is called with the name of each attestor that failed (for the
+  /// daemon's per-attestor error counter); it must be thread-safe.
+  using FailureObserver = std::function<void(std::string_view attestor)>;
+  Result<std::vector<Selector>> attest(const Caller& caller, Deadline deadline,
+                                       const FailureObserver& onFailure = {}) const;
 
   /// The attestors' names, in the order they are asked.
   std::vector<std::string> names() const;

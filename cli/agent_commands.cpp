@@ -1,14 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
-// `lanyard healthcheck` (grpc.health.v1 over the socket) and `lanyard config check FILE`.
+// `lanyard healthcheck` (grpc.health.v1 over the socket, or /ready over HTTP) and
+// `lanyard config check FILE`.
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/http_health.h"
 #include "cli/output.h"
 #include "daemon/config.h"
 
 namespace lanyard::cli {
 
-Result<void> healthcheck(const CommonOptions& options) {
+Result<void> healthcheck(const CommonOptions& options, const std::string& httpAddress) {
+  if (!httpAddress.empty()) {
+    LANYARD_TRY(auto timeout, parseTimeout(options.timeout));
+    LANYARD_TRY(HttpAnswer answer, httpGet(httpAddress, "/ready", timeout));
+    std::string body = answer.body.substr(0, answer.body.find('\n'));
+    if (answer.status != 200) {
+      return fail(Code::Unavailable, "checking http://" + httpAddress + "/ready: status " +
+                                         std::to_string(answer.status) +
+                                         (body.empty() ? "" : ": " + body));
+    }
+    printText("http://" + httpAddress + "/ready: " + (body.empty() ? "ready" : body) + "\n");
+    return {};
+  }
   LANYARD_TRY(auto client, connect(options));
   LANYARD_TRY_VOID(client->checkHealth());
   printText(client->endpoint().address + ": SERVING\n");

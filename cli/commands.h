@@ -41,8 +41,9 @@ Result<void> validateJwt(const ValidateJwtOptions& options);
 /// signals in the calling thread, so call it before any other thread exists.
 Result<void> watch(const CommonOptions& options);
 
-/// `lanyard healthcheck`.
-Result<void> healthcheck(const CommonOptions& options);
+/// `lanyard healthcheck [--http ADDR]`: gRPC health over the socket, or with `httpAddress`
+/// lanyardd's /ready on its health listener.
+Result<void> healthcheck(const CommonOptions& options, const std::string& httpAddress);
 
 /// `lanyard config check FILE`.
 Result<void> configCheck(const std::string& path);

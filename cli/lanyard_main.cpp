@@ -20,6 +20,7 @@ struct Options {
   ValidateJwtOptions validate;
   CommonOptions watch;
   CommonOptions health;
+  std::string healthHttp;
   std::string configFile;
 };
 
@@ -71,9 +72,16 @@ void addApiCommands(CLI::App& app, Options& o, std::function<Result<void>()>& ch
 
 void addAgentCommands(CLI::App& app, Options& o, std::function<Result<void>()>& chosen) {
   CLI::App* health = app.add_subcommand(
-      "healthcheck", "Check the agent's gRPC health service: exit 0 when SERVING, else 1");
+      "healthcheck",
+      "Check the agent: its gRPC health service on the socket (exit 0 when SERVING), or with\n"
+      "--http its /ready endpoint (exit 0 on 200). Exit 1 when not healthy or unreachable");
   addCommonOptions(*health, o.health, false);
-  onRun(health, chosen, [&o] { return healthcheck(o.health); });
+  health
+      ->add_option("--http", o.healthHttp,
+                   "Ask lanyardd's health listener instead of the socket: GET /ready on\n"
+                   "ADDR (host:port, as health.listen; lanyardd's default is 127.0.0.1:8089)")
+      ->type_name("ADDR");
+  onRun(health, chosen, [&o] { return healthcheck(o.health, o.healthHttp); });
 
   CLI::App* config =
       app.add_subcommand("config", "Work with lanyardd configuration files")->require_subcommand(1);

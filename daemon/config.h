@@ -25,6 +25,8 @@ inline constexpr std::string_view kDefaultSocketPath = "/run/lanyard/agent.sock"
 inline constexpr std::string_view kDefaultDataDir = "/var/lib/lanyard";
 /// Longest socket path a sockaddr_un can hold (sun_path is 108 bytes with its NUL).
 inline constexpr size_t kMaxSocketPathLength = 107;
+/// health.listen's value that disables the health and metrics listener.
+inline constexpr std::string_view kHealthListenOff = "off";
 
 /// A validated configuration. Plain value type, built only by parseConfig()/loadConfig()/
 /// embeddedDefault() (TrustDomain has no default). Paths are absolute. `authority.trustDomain`
@@ -44,7 +46,7 @@ struct Config {
   Seconds x509SvidTtl{3600};
   Seconds jwtSvidTtl{300};
   svid::AuthorityConfig authority{.trustDomain = trustDomain, .dataDir = dataDir};
-  /// host:port of the /live, /ready and /metrics listener.
+  /// host:port of the /live, /ready and /metrics listener, or kHealthListenOff.
   std::string healthListen{"127.0.0.1:8089"};
   /// The `attestors:` map as written (name → that attestor's own config, map or null), for
   /// the attestor registry's factories to check. An empty map means "unix alone".
@@ -80,7 +82,7 @@ UserDirs userDirsFromEnvironment(uid_t uid);
 /// a self-signed CA in $XDG_DATA_HOME/lanyard (else ~/.local/share/lanyard, else
 /// /tmp/lanyard-<uid>/data), the socket at $XDG_RUNTIME_DIR/lanyard/agent.sock (else
 /// /tmp/lanyard-<uid>/agent.sock), and one entry spiffe://example.org/uid/<uid> for
-/// selector unix:uid:<uid>.
+/// selector unix:uid:<uid>. Its health listener takes a free port on 127.0.0.1 (logged).
 Config embeddedDefault(uid_t uid, const UserDirs& dirs);
 /// embeddedDefault(uid, userDirsFromEnvironment(uid)).
 Config embeddedDefault(uid_t uid);

@@ -140,7 +140,7 @@ Result<void> readHealth(const ConfigReader& r, const Field& f, Config& c) {
   LANYARD_TRY(Fields hf, r.fields(f, "health", kHealthKeys));
   if (const Field* l = hf.find("listen"); l != nullptr) {
     LANYARD_TRY(c.healthListen, r.string(*l, "health.listen"));
-    if (!validListen(c.healthListen)) {
+    if (c.healthListen != kHealthListenOff && !validListen(c.healthListen)) {
       return r.error(*l, "health.listen",
                      text::quote(c.healthListen, 64) + " is not host:port (e.g. 127.0.0.1:8089)");
     }

@@ -110,6 +110,8 @@ Result<void> Daemon::start() {
     }
   }
   LANYARD_TRY_VOID(lockDataDir());
+  // Bound before the CA state is touched: a taken port stops startup with nothing changed.
+  LANYARD_TRY_VOID(startHealth());
   auto authority = svid::Authority::create(config_.authority, clock_);
   if (!authority) {
     return fail(authority.error().wrap("loading the CA state in " + config_.dataDir));
@@ -123,13 +125,16 @@ Result<void> Daemon::start() {
     return fail(attestors.error().wrap("setting up attestors"));
   }
   attestation_ = std::make_unique<ProcessAttestation>(
-      std::move(*attestors), std::make_unique<attestors::unix_process::SystemProcReader>());
-  identities_ = std::make_unique<IdentityProvider>(*authority_, clock_, policyOf(config_));
+      std::move(*attestors), std::make_unique<attestors::unix_process::SystemProcReader>(),
+      metrics_);
+  identities_ =
+      std::make_unique<IdentityProvider>(*authority_, clock_, policyOf(config_), &metrics_);
 
   workload_api::ServerOptions serverOptions{
       .socketPath = config_.socketPath,
       .listenFd = activated.value_or(-1),
       .workers = std::max(2u, std::thread::hardware_concurrency()),
+      .metrics = &metrics_,
   };
   auto server =
       workload_api::Server::create(io_, serverOptions, *attestation_, *identities_, clock_);
@@ -182,6 +187,9 @@ void Daemon::stop() {
   notifier_.stopWatchdog();
   signals_.cancel();
   tickTimer_.cancel();
+  if (health_) {
+    health_->shutdown();
+  }
   if (server_) {
     server_->shutdown();
   }
@@ -231,8 +239,10 @@ void Daemon::rotateAuthority() {
     return;
   }
   auto log = log::get("daemon");
+  const SysTime activeBefore = authority_->current()->activeNotAfter;
   auto changed = authority_->rotate();
   if (!changed) {
+    daemonMetrics_.caRotationFailures.inc();
     // nextRotation() stays in the past while minting a CA fails: back off, doubling.
     log->error("rotating the CA (retrying in {} s): {}", rotationBackoff_.count(),
                changed.error().message);
@@ -242,6 +252,10 @@ void Daemon::rotateAuthority() {
   }
   rotationBackoff_ = Seconds(1);
   if (*changed) {
+    daemonMetrics_.bundleUpdates.inc();
+    if (authority_->current()->activeNotAfter != activeBefore) {
+      daemonMetrics_.caRotations.inc();  // a new generation signs from now on
+    }
     auto bundle = authority_->current()->bundle;
     log->info("CA rotation: bundle of {} now has {} X.509 and {} JWT authorities (sequence {})",
               config_.trustDomain.name(), bundle->x509Authorities().size(),
@@ -276,6 +290,7 @@ Result<void> Daemon::reload() {
   auto next = loadConfig(*options_.configPath);
   if (!next) {
     log->error("reloading: {} (keeping the running configuration)", next.error().message);
+    daemonMetrics_.reloadsFailed.inc();
     notifier_.ready("reload failed, serving the previous configuration: " + next.error().message);
     return fail(next.error());
   }
@@ -293,6 +308,7 @@ Result<void> Daemon::reload() {
   config_.logFormat = next->logFormat;
   identities_->setPolicy(policyOf(config_));
   log->info("reloaded {}: {} entries", *options_.configPath, config_.entries.size());
+  daemonMetrics_.reloadsOk.inc();
   notifier_.ready("serving the Workload API on " + server_->socketPath());
   return {};
 }

@@ -14,7 +14,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "daemon/config.h"
+#include "daemon/daemon_metrics.h"
+#include "daemon/health_server.h"
 #include "daemon/identity_provider.h"
 #include "daemon/process_attestation.h"
 #include "daemon/systemd_notifier.h"
@@ -63,11 +66,18 @@ class Daemon {
   void rotateAuthority();
   void waitForSignals();
   bool configFileChanged();
+  // daemon_health.cpp: the /live, /ready, /metrics listener (unless health.listen is off).
+  Result<void> startHealth();
+  void registerComputedMetrics();
+  std::optional<std::string> notReady() const;
 
   boost::asio::io_context io_;
   const DaemonOptions options_;
   Config config_{embeddedDefault(0)};
   SystemClock clock_;
+  // Before every component that records into it; thread-safe (docs/metrics.md).
+  metrics::Registry metrics_;
+  DaemonMetrics daemonMetrics_{metrics_};
   std::unique_ptr<svid::Authority> authority_;
   std::unique_ptr<ProcessAttestation> attestation_;
   std::unique_ptr<IdentityProvider> identities_;
@@ -81,6 +91,8 @@ class Daemon {
   // A failed CA rotation is retried with backoff, not on every tick (io thread only).
   SysTime rotationRetryAt_{};
   Seconds rotationBackoff_{1};
+  // Last: destroyed first, so that no scrape reaches a member being destroyed.
+  std::unique_ptr<HealthServer> health_;
 };
 
 }  // namespace lanyard::daemon

@@ -60,6 +60,9 @@ Config embeddedDefault(uid_t uid, const UserDirs& dirs) {
   }
   c.authority.trustDomain = c.trustDomain;
   c.authority.dataDir = c.dataDir;
+  // A per-user agent takes a free port (logged at startup): a fixed one would clash between
+  // users, or with a system agent on 127.0.0.1:8089.
+  c.healthListen = "127.0.0.1:0";
   c.entries.push_back(
       RegistrationEntry{.spiffeIdTemplate = c.trustDomain.idString() + "/uid/" + id,
                         .selectors = {EntrySelector{.type = "unix", .value = "uid:" + id}}});

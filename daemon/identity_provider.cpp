@@ -47,12 +47,28 @@ Error mintError(const Error& e, const svid::SpiffeId& id) {
   return Error{Code::Unavailable, "minting SVID for " + id.str() + ": " + e.message};
 }
 
+metrics::Family<metrics::Counter>& issuedFamily(metrics::Registry& r) {
+  return r.counter("lanyard_svids_issued_total", "SVIDs minted, by type (x509 or jwt)", {"type"});
+}
+
+metrics::Counter& renewalsCounter(metrics::Registry& r) {
+  return r
+      .counter("lanyard_svid_renewals_total",
+               "X.509-SVIDs re-minted by the renewal tick before they expired (streams get the "
+               "new one)")
+      .with();
+}
+
 }  // namespace
 
 IdentityProvider::IdentityProvider(const svid::Authority& authority, const Clock& clock,
-                                   IdentityPolicy policy)
+                                   IdentityPolicy policy, metrics::Registry* registry)
     : authority_(authority),
       clock_(clock),
+      ownMetrics_(registry == nullptr ? std::make_unique<metrics::Registry>() : nullptr),
+      x509Issued_(issuedFamily(registry ? *registry : *ownMetrics_).with({"x509"})),
+      jwtIssued_(issuedFamily(registry ? *registry : *ownMetrics_).with({"jwt"})),
+      renewed_(renewalsCounter(registry ? *registry : *ownMetrics_)),
       policy_(std::move(policy)),
       rng_(std::random_device{}()) {}
 
@@ -96,6 +112,7 @@ Result<IdentityProvider::X509Slot> IdentityProvider::mintX509(const svid::Spiffe
   if (!minted) {
     return fail(mintError(minted.error(), id));
   }
+  x509Issued_.inc();
   auto record = std::make_shared<workload_api::X509SvidRecord>(workload_api::X509SvidRecord{
       .id = id,
       .chainDer = std::move(minted->der),
@@ -201,6 +218,7 @@ Result<std::vector<workload_api::JwtSvidRecord>> IdentityProvider::jwtSvids(
       if (!token) {
         return fail(mintError(token.error(), identity.id));
       }
+      jwtIssued_.inc();
       if (jwt_.size() >= kMaxJwtCache) {
         std::erase_if(jwt_, [&](const auto& kv) { return now >= kv.second.renewAt; });
         if (jwt_.size() >= kMaxJwtCache) {
@@ -277,6 +295,7 @@ size_t IdentityProvider::renewDue() {
       } else {
         slot = std::move(*next);
         ++renewed;
+        renewed_.inc();
       }
       ++it;
     }
@@ -299,6 +318,17 @@ size_t IdentityProvider::cachedX509() const {
 size_t IdentityProvider::cachedJwt() const {
   std::lock_guard lock(mu_);
   return jwt_.size();
+}
+
+std::optional<SysTime> IdentityProvider::soonestX509Expiry() const {
+  std::lock_guard lock(mu_);
+  std::optional<SysTime> soonest;
+  for (const auto& [key, slot] : x509_) {
+    if (!soonest || slot.record->notAfter < *soonest) {
+      soonest = slot.record->notAfter;
+    }
+  }
+  return soonest;
 }
 
 }  // namespace lanyard::daemon

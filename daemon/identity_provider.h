@@ -7,11 +7,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "daemon/entry.h"
 #include "svid/authority.h"
 #include "workload_api/workload_attestation.h"
@@ -25,12 +27,14 @@ struct IdentityPolicy {
   Seconds jwtSvidTtl{300};
 };
 
-/// Owned by the daemon; borrows the Authority and the Clock for its lifetime. Thread-safe:
+/// Owned by the daemon; borrows the Authority and the Clock for its lifetime, and `registry`
+/// when given (else it counts into a registry of its own; docs/metrics.md). Thread-safe:
 /// the Workload API's workers call the IdentitySource methods, the daemon's io thread calls
 /// setPolicy(), renewDue() and authorityChanged().
 class IdentityProvider final : public workload_api::IdentitySource {
  public:
-  IdentityProvider(const svid::Authority& authority, const Clock& clock, IdentityPolicy policy);
+  IdentityProvider(const svid::Authority& authority, const Clock& clock, IdentityPolicy policy,
+                   metrics::Registry* registry = nullptr);
 
   Result<workload_api::X509View> x509View(const workload_api::Selectors& selectors) override;
   Result<svid::BundleMap> bundles(const workload_api::Selectors& selectors) override;
@@ -51,6 +55,8 @@ class IdentityProvider final : public workload_api::IdentitySource {
   /// Cached X.509-SVIDs and JWT-SVIDs (for tests and metrics).
   size_t cachedX509() const;
   size_t cachedJwt() const;
+  /// The earliest notAfter among the cached X.509-SVIDs; none when the cache is empty.
+  std::optional<SysTime> soonestX509Expiry() const;
 
  private:
   struct Identity {
@@ -81,6 +87,10 @@ class IdentityProvider final : public workload_api::IdentitySource {
 
   const svid::Authority& authority_;
   const Clock& clock_;
+  const std::unique_ptr<metrics::Registry> ownMetrics_;  // when none was given
+  metrics::Counter& x509Issued_;                         // lanyard_svids_issued_total{type="x509"}
+  metrics::Counter& jwtIssued_;                          // lanyard_svids_issued_total{type="jwt"}
+  metrics::Counter& renewed_;                            // lanyard_svid_renewals_total
 
   mutable std::mutex mu_;  // guards everything below
   IdentityPolicy policy_;

@@ -2,13 +2,49 @@
 // ProcessAttestation: attestor fan-out and the re-check after it.
 #include "daemon/process_attestation.h"
 
+#include <chrono>
 #include <string>
+#include <vector>
 
 namespace lanyard::daemon {
 
+namespace {
+
+// Attestation reads /proc (tens of microseconds) or asks a container runtime or a TPM
+// (milliseconds to seconds, bounded by the 5 s deadline).
+const std::vector<double> kAttestationBuckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
+}  // namespace
+
+ProcessAttestation::ProcessAttestation(attestors::AttestorSet attestors,
+                                       std::unique_ptr<attestors::unix_process::ProcReader> proc,
+                                       metrics::Registry& metrics)
+    : attestors_(std::move(attestors)),
+      proc_(std::move(proc)),
+      duration_(metrics
+                    .histogram("lanyard_attestation_duration_seconds",
+                               "Time to attest a Workload API caller with every configured "
+                               "attestor (a reused attestation is not counted)",
+                               {}, kAttestationBuckets)
+                    .with()),
+      attestorErrors_(metrics.counter("lanyard_attestor_errors_total",
+                                      "Attestations in which an attestor failed, by attestor",
+                                      {"attestor"})) {
+  for (const auto& name : attestors_.names()) {
+    attestorErrors_.with({name});  // listed at 0 from the start
+  }
+}
+
 Result<workload_api::Selectors> ProcessAttestation::attest(const attestors::Caller& caller,
                                                            attestors::Deadline deadline) const {
-  return attestors_.attest(caller, deadline);
+  const auto started = std::chrono::steady_clock::now();
+  auto selectors = attestors_.attest(caller, deadline, [this](std::string_view attestor) {
+    attestorErrors_.with({std::string(attestor)}).inc();
+  });
+  duration_.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return selectors;
 }
 
 Result<uint64_t> ProcessAttestation::startTime(pid_t pid) const { return proc_->startTime(pid); }

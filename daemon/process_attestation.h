@@ -7,16 +7,18 @@
 
 #include "attestors/attestor_set.h"
 #include "attestors/unix/proc_reader.h"
+#include "common/metrics.h"
 #include "workload_api/workload_attestation.h"
 
 namespace lanyard::daemon {
 
-/// Owns the attestor set and a /proc reader. Immutable; thread-safe.
+/// Owns the attestor set and a /proc reader; records attestation latency and per-attestor
+/// failures in `metrics` (borrowed for its lifetime; docs/metrics.md). Immutable; thread-safe.
 class ProcessAttestation final : public workload_api::WorkloadAttestation {
  public:
   ProcessAttestation(attestors::AttestorSet attestors,
-                     std::unique_ptr<attestors::unix_process::ProcReader> proc)
-      : attestors_(std::move(attestors)), proc_(std::move(proc)) {}
+                     std::unique_ptr<attestors::unix_process::ProcReader> proc,
+                     metrics::Registry& metrics);
 
   Result<workload_api::Selectors> attest(const attestors::Caller& caller,
                                          attestors::Deadline deadline) const override;
@@ -30,6 +32,8 @@ class ProcessAttestation final : public workload_api::WorkloadAttestation {
  private:
   const attestors::AttestorSet attestors_;
   const std::unique_ptr<attestors::unix_process::ProcReader> proc_;
+  metrics::Histogram& duration_;
+  metrics::Family<metrics::Counter>& attestorErrors_;
 };
 
 }  // namespace lanyard::daemon

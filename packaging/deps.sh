@@ -14,6 +14,7 @@ PACKAGES="
   clang libclang-rt-14-dev clang-format
   python3 python3-cryptography python3-jwt python3-grpcio python3-grpc-tools python3-yaml
   systemd
+  python3-prometheus-client
 "
 if [ "${1:-}" = packaging ]; then
   PACKAGES="build-essential debhelper dpkg-dev fakeroot lintian"

@@ -37,13 +37,18 @@ class PushStream final : public grpc::ServerWriteReactor<Response>,
  public:
   PushStream(ServiceContext& ctx, std::unique_ptr<StreamProducer<Response>> producer,
              const char* method)
-      : ctx_(ctx), producer_(std::move(producer)), method_(method) {}
+      : ctx_(ctx),
+        producer_(std::move(producer)),
+        method_(method),
+        openGauge_(ctx.metrics.streamsOpen(method)) {}
 
   /// Starts the call: checks the header (on gRPC's thread), then attests on the pool.
   grpc::ServerWriteReactor<Response>* start(grpc::CallbackServerContext* call) {
     self_ = this->shared_from_this();
     ctx_.openStreams.fetch_add(1, std::memory_order_relaxed);
+    openGauge_.inc();
     if (grpc::Status header = checkSecurityHeader(*call); !header.ok()) {
+      ctx_.metrics.denied(DenyReason::SecurityHeader, header);
       finish(header);
       return this;
     }
@@ -107,6 +112,7 @@ class PushStream final : public grpc::ServerWriteReactor<Response>,
       keep = std::move(self_);
     }
     ctx_.openStreams.fetch_sub(1, std::memory_order_relaxed);
+    openGauge_.dec();
   }
 
  private:
@@ -114,6 +120,7 @@ class PushStream final : public grpc::ServerWriteReactor<Response>,
     auto selectors = attestPeer(ctx_, peer);
     if (!selectors) {
       log::get("workload_api")->debug("{}: {}", method_, selectors.error().message);
+      ctx_.metrics.denied(DenyReason::Attestation, toStatus(selectors.error()));
       finish(toStatus(selectors.error()));
       return;
     }
@@ -128,6 +135,7 @@ class PushStream final : public grpc::ServerWriteReactor<Response>,
       auto message = producer_->next(ctx_.source, selectors_);
       if (!message) {
         log::get("workload_api")->debug("{}: ending stream: {}", method_, message.error().message);
+        ctx_.metrics.denied(sourceDenyReason(message.error()), toStatus(message.error()));
         finish(toStatus(message.error()));
       } else if (*message) {
         deliver(std::move(**message));
@@ -175,7 +183,8 @@ class PushStream final : public grpc::ServerWriteReactor<Response>,
   ServiceContext& ctx_;
   const std::unique_ptr<StreamProducer<Response>> producer_;  // used by the busy_ holder only
   const char* method_;
-  Selectors selectors_;  // set once, before busy_ is first released
+  metrics::Gauge& openGauge_;  // lanyard_workload_streams_open{rpc=method_}
+  Selectors selectors_;        // set once, before busy_ is first released
 
   std::mutex mu_;  // guards everything below
   std::shared_ptr<PushStream> self_;

@@ -155,12 +155,19 @@ Result<std::unique_ptr<Server>> Server::create(boost::asio::io_context& io, Serv
     server->servedPath_ = server->options_.socketPath;
   }
   server->pool_ = std::make_unique<WorkerPool>(server->options_.workers);
+  metrics::Registry* registry = server->options_.metrics;
+  if (registry == nullptr) {
+    server->ownMetrics_ = std::make_unique<metrics::Registry>();
+    registry = server->ownMetrics_.get();
+  }
+  server->metrics_ = std::make_unique<ServiceMetrics>(*registry);
   server->context_.reset(new ServiceContext{
       .peers = server->peers_,
       .pool = *server->pool_,
       .attestation = attestation,
       .source = source,
       .clock = clock,
+      .metrics = *server->metrics_,
       .attestTimeout = server->options_.attestTimeout,
       .attestationReuse = server->options_.attestationReuse,
   });

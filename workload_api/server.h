@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "common/result.h"
 #include "workload_api/peer_table.h"
 #include "workload_api/service.h"
@@ -37,6 +38,9 @@ struct ServerOptions {
   std::chrono::milliseconds attestationReuse{10000};
   /// How often the peer table forgets closed connections.
   std::chrono::milliseconds sweepInterval{10000};
+  /// Where the service's metrics go (docs/metrics.md); none: a registry of the Server's own.
+  /// Borrowed for the Server's lifetime.
+  metrics::Registry* metrics = nullptr;
 };
 
 /// Checks, without changing anything, that a Server could take `path`: absolute and short
@@ -65,6 +69,8 @@ class Server {
   void shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(500));
 
   const PeerTable& peers() const { return peers_; }
+  /// Whether the socket is open and accepting (false after shutdown()). io_context thread.
+  bool serving() const { return !stopped_ && listener_.is_open(); }
   int64_t openStreams() const { return context_->openStreams.load(); }
   /// The path served: socketPath, or where an inherited socket is bound ("@name" when
   /// abstract).
@@ -82,6 +88,8 @@ class Server {
   boost::asio::io_context& io_;
   const ServerOptions options_;
   PeerTable peers_;
+  std::unique_ptr<metrics::Registry> ownMetrics_;  // when ServerOptions::metrics is null
+  std::unique_ptr<ServiceMetrics> metrics_;
   std::unique_ptr<ServiceContext> context_;
   std::unique_ptr<WorkloadService> service_;
   std::unique_ptr<WorkerPool> pool_;

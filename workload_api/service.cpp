@@ -49,6 +49,10 @@ grpc::Status toStatus(const Error& error) {
   return {static_cast<grpc::StatusCode>(error.code), error.message};
 }
 
+DenyReason sourceDenyReason(const Error& error) {
+  return error.code == Code::PermissionDenied ? DenyReason::NoIdentity : DenyReason::Unavailable;
+}
+
 namespace {
 
 void logSelectors(const attestors::Caller& caller, const Selectors& selectors, bool reused) {
@@ -66,6 +70,13 @@ void logSelectors(const attestors::Caller& caller, const Selectors& selectors, b
 
 std::string pidText(const attestors::Caller& caller) {
   return "attesting pid " + std::to_string(caller.pid);
+}
+
+// Ends a unary call with an error status, counted by reason (docs/metrics.md).
+void deny(ServiceContext& ctx, grpc::ServerUnaryReactor* reactor, DenyReason reason,
+          grpc::Status status) {
+  ctx.metrics.denied(reason, status);
+  reactor->Finish(status);
 }
 
 }  // namespace
@@ -143,24 +154,24 @@ grpc::ServerUnaryReactor* WorkloadService::FetchJWTSVID(grpc::CallbackServerCont
                                                         JWTSVIDResponse* response) {
   grpc::ServerUnaryReactor* reactor = call->DefaultReactor();
   if (grpc::Status header = checkSecurityHeader(*call); !header.ok()) {
-    reactor->Finish(header);
+    deny(ctx_, reactor, DenyReason::SecurityHeader, header);
     return reactor;
   }
   auto parsed = parseJwtSvidRequest(*request);
   if (!parsed) {
-    reactor->Finish(toStatus(parsed.error()));
+    deny(ctx_, reactor, DenyReason::InvalidRequest, toStatus(parsed.error()));
     return reactor;
   }
   ctx_.pool.post([this, reactor, response, peer = call->peer(), req = std::move(*parsed)] {
     auto selectors = attestPeer(ctx_, peer);
     if (!selectors) {
-      reactor->Finish(toStatus(selectors.error()));
+      deny(ctx_, reactor, DenyReason::Attestation, toStatus(selectors.error()));
       return;
     }
     auto svids = ctx_.source.jwtSvids(*selectors, req.audience, req.only);
     if (!svids) {
       log::get("workload_api")->debug("FetchJWTSVID: {}", svids.error().message);
-      reactor->Finish(toStatus(svids.error()));
+      deny(ctx_, reactor, sourceDenyReason(svids.error()), toStatus(svids.error()));
       return;
     }
     fillJwtSvidResponse(*svids, *response);
@@ -174,27 +185,29 @@ grpc::ServerUnaryReactor* WorkloadService::ValidateJWTSVID(grpc::CallbackServerC
                                                            ValidateJWTSVIDResponse* response) {
   grpc::ServerUnaryReactor* reactor = call->DefaultReactor();
   if (grpc::Status header = checkSecurityHeader(*call); !header.ok()) {
-    reactor->Finish(header);
+    deny(ctx_, reactor, DenyReason::SecurityHeader, header);
     return reactor;
   }
   // WAPI-5: both fields are mandatory.
   if (request->audience().empty()) {
-    reactor->Finish({grpc::StatusCode::INVALID_ARGUMENT, "audience must be specified"});
+    deny(ctx_, reactor, DenyReason::InvalidRequest,
+         {grpc::StatusCode::INVALID_ARGUMENT, "audience must be specified"});
     return reactor;
   }
   if (request->svid().empty()) {
-    reactor->Finish({grpc::StatusCode::INVALID_ARGUMENT, "svid must be specified"});
+    deny(ctx_, reactor, DenyReason::InvalidRequest,
+         {grpc::StatusCode::INVALID_ARGUMENT, "svid must be specified"});
     return reactor;
   }
   ctx_.pool.post([this, reactor, request, response, peer = call->peer()] {
     auto selectors = attestPeer(ctx_, peer);
     if (!selectors) {
-      reactor->Finish(toStatus(selectors.error()));
+      deny(ctx_, reactor, DenyReason::Attestation, toStatus(selectors.error()));
       return;
     }
     auto bundles = ctx_.source.validationBundles(*selectors);
     if (!bundles) {
-      reactor->Finish(toStatus(bundles.error()));
+      deny(ctx_, reactor, sourceDenyReason(bundles.error()), toStatus(bundles.error()));
       return;
     }
     auto jwt =
@@ -202,7 +215,8 @@ grpc::ServerUnaryReactor* WorkloadService::ValidateJWTSVID(grpc::CallbackServerC
     if (!jwt) {
       // WAPI-5: every validation failure is INVALID_ARGUMENT; the reason never echoes the token.
       log::get("workload_api")->debug("ValidateJWTSVID: {}", jwt.error().message);
-      reactor->Finish({grpc::StatusCode::INVALID_ARGUMENT, jwt.error().message});
+      deny(ctx_, reactor, DenyReason::InvalidToken,
+           {grpc::StatusCode::INVALID_ARGUMENT, jwt.error().message});
       return;
     }
     fillValidateResponse(*jwt, *response);

@@ -10,6 +10,7 @@
 #include "workload.grpc.pb.h"
 #include "workload_api/jwt_validation_cache.h"
 #include "workload_api/peer_table.h"
+#include "workload_api/service_metrics.h"
 #include "workload_api/worker_pool.h"
 #include "workload_api/workload_attestation.h"
 
@@ -22,6 +23,8 @@ struct ServiceContext {
   const WorkloadAttestation& attestation;
   IdentitySource& source;
   const Clock& clock;
+  /// Denied calls and open streams (docs/metrics.md).
+  ServiceMetrics& metrics;
   /// How long one attestation may take.
   std::chrono::milliseconds attestTimeout{5000};
   /// How long a connection's attestation is reused for later calls on it, as long as the
@@ -63,6 +66,9 @@ grpc::Status checkSecurityHeader(const grpc::CallbackServerContext& call);
 
 /// The gRPC status for an Error (Code mirrors gRPC's codes).
 grpc::Status toStatus(const Error& error);
+
+/// Why an IdentitySource call failed, for ServiceMetrics: no matching entry, or unavailable.
+DenyReason sourceDenyReason(const Error& error);
 
 /// Attests the caller of a call whose gRPC peer string is `peer`: finds the connection in the
 /// peer table, asks the attestation (or reuses the connection's last one while the process's

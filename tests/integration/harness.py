@@ -184,11 +184,15 @@ def socket_accepts(path):
 
 def config_yaml(socket_path, data_dir, entries, extra=""):
     """A configuration file. entries: list of (spiffe_id, [selectors]). `extra` is YAML
-    added at top level (e.g. "x509_svid_ttl: 6s\n")."""
+    added at top level (e.g. "x509_svid_ttl: 6s\n"). Without a `health:` section in `extra`
+    the health listener takes a free port (127.0.0.1:0)."""
     lines = ["trust_domain: " + TRUST_DOMAIN,
              "socket_path: " + json.dumps(socket_path),
              "data_dir: " + json.dumps(data_dir)]
     lines += [line for line in extra.splitlines() if line]
+    if not any(line.startswith("health:") for line in extra.splitlines()):
+        # Never the default 127.0.0.1:8089: daemons of parallel runs would fight over it.
+        lines += ["health:", "  listen: 127.0.0.1:0"]
     if entries:
         lines.append("entries:")
         for spiffe_id, selectors in entries:
