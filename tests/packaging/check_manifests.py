@@ -16,11 +16,14 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
+import urllib.error
+import urllib.request
 
 try:
     import yaml
@@ -166,6 +169,28 @@ def port_number(container, port):
     raise Failure("probe port %r names no port of container %s" % (port, container["name"]))
 
 
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_status(port, path, deadline):
+    """The status of GET path on 127.0.0.1:port, retried until `deadline` while it is not 200."""
+    status = None
+    while True:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=2) as r:
+                status = r.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        except OSError as e:
+            status = "no answer (%s)" % e
+        if status == 200 or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
+
+
 CASES = []
 
 
@@ -225,7 +250,8 @@ def configmap_loads():
 
 
 @case("the ConfigMap's configuration starts lanyardd (every attestor it names exists), with "
-      "its socket, data dir and health listener moved to a temp dir")
+      "its socket, data dir and health listener moved to a temp dir, and the DaemonSet's "
+      "liveness and readiness probe paths answer 200 there")
 def configmap_starts_daemon():
     objects = manifests()
     config = yaml.safe_load(config_text(objects))
@@ -234,7 +260,8 @@ def configmap_starts_daemon():
     try:
         config["socket_path"] = os.path.join(tmp, "agent.sock")
         config["data_dir"] = os.path.join(tmp, "data")
-        config.setdefault("health", {})["listen"] = "127.0.0.1:0"
+        port = free_port()
+        config.setdefault("health", {})["listen"] = "127.0.0.1:%d" % port
         path = os.path.join(tmp, "lanyardd.yaml")
         with open(path, "w", encoding="utf-8") as f:
             yaml.safe_dump(config, f)
@@ -248,6 +275,12 @@ def configmap_starts_daemon():
                     "exited %s" % proc.returncode if proc.returncode is not None
                     else "timed out", log.read().strip()[-2000:]))
             time.sleep(0.05)
+        # The DaemonSet's probes, as the kubelet sends them, answer 200 (ready once serving).
+        c = agent_container(objects)
+        for probe in ("livenessProbe", "readinessProbe"):
+            path = c[probe]["httpGet"]["path"]
+            status = http_status(port, path, deadline)
+            check(status == 200, "%s GET %s answered %s, want 200" % (probe, path, status))
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=20)
         check(rc == 0, "lanyardd exited %d on SIGTERM" % rc)
