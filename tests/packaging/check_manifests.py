@@ -407,6 +407,30 @@ def rbac():
           (sa["namespace"], sa["name"]))
 
 
+@case("the ConfigMap's k8s attestor reads the kubelet's address and the node name from "
+      "variables the DaemonSet sets from the downward API (status.hostIP, spec.nodeName), and "
+      "its service account mounts the token and CA it reads")
+def k8s_attestor_env():
+    objects = manifests()
+    config = yaml.safe_load(config_text(objects))
+    k8s = (config.get("attestors") or {}).get("k8s")
+    check(isinstance(k8s, dict), "the ConfigMap does not enable the k8s attestor")
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+           for e in agent_container(objects).get("env", [])}
+    for key, field in (("kubelet_host_env", "status.hostIP"), ("node_name_env", "spec.nodeName")):
+        name = k8s.get(key)
+        check(name, "attestors.k8s.%s is not set" % key)
+        check(env.get(name) == field, "attestors.k8s.%s names %r, which the DaemonSet sets from %r, "
+              "want %s" % (key, name, env.get(name), field))
+    spec = daemonset(objects)["spec"]["template"]["spec"]
+    check(spec.get("automountServiceAccountToken", True) is not False,
+          "automountServiceAccountToken is false: the token and CA the attestor reads are absent")
+    for key in ("token_path", "kubelet_ca_path"):
+        check(str(k8s.get(key, "/var/run/secrets/kubernetes.io/serviceaccount/")).startswith(
+            "/var/run/secrets/kubernetes.io/serviceaccount/"),
+            "attestors.k8s.%s is %r, not in the service account's mount" % (key, k8s.get(key)))
+
+
 @case("the image tag is the project's version, and the Containerfile is multi-stage: a Debian 12 "
       "build stage, a debian:12-slim runtime with lanyardd as its entrypoint")
 def image_and_containerfile():
