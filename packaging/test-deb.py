@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFFILE = "/etc/lanyard/lanyardd.yaml"
@@ -31,6 +33,7 @@ DATA_DIR = "/var/lib/lanyard"
 RUN_DIR = "/run/lanyard"
 USER = "_lanyard"
 CAPS = "+sys_ptrace,+dac_read_search"
+HEALTH_URL = "http://127.0.0.1:8089"  # health.listen in the shipped configuration
 ROOT_ID = "spiffe://example.org/host/root"
 # What the package must ship (paths inside the .deb, without the leading ./).
 SHIPPED = [
@@ -49,6 +52,21 @@ SHIPPED = [
 
 class Failure(Exception):
     pass
+
+
+def http_status(url, deadline):
+    """The status of GET url, retried until `deadline` while it is not 200."""
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                status = r.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        except OSError as e:
+            status = "no answer (%s)" % e
+        if status == 200 or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
 
 
 def check(cond, message):
@@ -195,7 +213,12 @@ class PackageTest:
                     else "timed out", SOCKET, self.log.read()[-3000:]))
             time.sleep(0.05)
         sh(["/usr/bin/lanyard", "healthcheck", "--socket", "unix://" + SOCKET], timeout=30)
-        return ["lanyardd pid %d serving %s" % (self.daemon.pid, SOCKET)]
+        # The shipped health.listen: what a monitoring check or the unit's operator would ask.
+        for path in ("/live", "/ready"):
+            status = http_status(HEALTH_URL + path, time.monotonic() + 10)
+            check(status == 200, "GET %s%s answered %s, want 200" % (HEALTH_URL, path, status))
+        return ["lanyardd pid %d serving %s; %s/live and /ready answer 200" %
+                (self.daemon.pid, SOCKET, HEALTH_URL)]
 
     def fetch(self):
         out_dir = os.path.join(self.tmp, "svid")
@@ -291,7 +314,7 @@ def main():
                  "owned by it, and the installed config passes lanyard config check", t.install)
         run.case("the installed lanyardd, run as _lanyard with the unit's two capabilities, "
                  "starts on /etc/lanyard/lanyardd.yaml and serves /run/lanyard/agent.sock "
-                 "(lanyard healthcheck)", t.start)
+                 "(lanyard healthcheck) and /live and /ready on 127.0.0.1:8089", t.start)
         run.case("the installed lanyard fetches root's X.509-SVID, which openssl verifies "
                  "against the bundle", t.fetch)
         run.case("lanyardd stops on SIGTERM with exit 0 and keeps its CA, owned by _lanyard, in "
