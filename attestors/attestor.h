@@ -55,7 +55,9 @@ class Attestor {
  public:
   virtual ~Attestor() = default;
 
-  /// The registered name, which is also the type of every selector it returns ("unix").
+  /// The registered name, which is also the type of the selectors it returns ("unix"); the
+  /// runtime-neutral "container" type (container:id, container:name) is the one exception,
+  /// which any attestor that knows the caller's container may return.
   virtual std::string_view name() const = 0;
 
   /// Blocks at most until `deadline`; never throws; empty vector = nothing to say.

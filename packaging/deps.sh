@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian 12 packages Lanyard needs to build, test and fuzz. Idempotent and quick
 # when nothing is missing: only absent packages go to apt-get. `deps.sh packaging` installs
-# what building and checking the .deb needs on top (make package, make package-test).
+# what building and checking the .deb needs on top (make package, make package-test);
+# `deps.sh containers` the container runtimes of the container integration suite.
 set -eu
 
 PACKAGES="
@@ -18,6 +19,11 @@ PACKAGES="
 "
 if [ "${1:-}" = packaging ]; then
   PACKAGES="build-essential debhelper dpkg-dev fakeroot lintian"
+fi
+# The container runtimes tests/integration/container_test.py drives (DESIGN.md §8): dockerd,
+# podman with runc (crun fails on hybrid cgroups), and busybox-static for the local image.
+if [ "${1:-}" = containers ]; then
+  PACKAGES="docker.io podman runc uidmap busybox-static"
 fi
 
 missing=""

@@ -65,6 +65,7 @@ LEVELS = {
                   "    zz_probe: 1\n"),
     "attestors.unix": "trust_domain: example.org\nattestors:\n  unix:\n    zz_probe: 1\n",
     "attestors.k8s": "trust_domain: example.org\nattestors:\n  k8s:\n    zz_probe: 1\n",
+    "attestors.docker": "trust_domain: example.org\nattestors:\n  docker:\n    zz_probe: 1\n",
 }
 KNOWN = re.compile(r"\(known(?: keys here)?: ([^)]*)\)")
 

@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/text.h"
 #include "support/result_matchers.h"
 #include "support/temp_dir.h"
 
@@ -250,7 +251,7 @@ TEST_CASE("malformed cgroup files are rejected with the line named", "[attestors
   };
   for (const Bad& b : bad) {
     auto got = parseCgroupIdentity(b.text);
-    INFO(b.text.substr(0, 80));
+    INFO(text::quote(b.text, 80));
     REQUIRE_FALSE(got);
     CHECK(got.error().code == Code::InvalidArgument);
     CHECK(got.error().message == b.message);
