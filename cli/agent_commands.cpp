@@ -3,6 +3,7 @@
 // `lanyard config check FILE`.
 #include <string>
 
+#include "attestors/attestor_set.h"
 #include "cli/commands.h"
 #include "cli/http_health.h"
 #include "cli/output.h"
@@ -33,6 +34,13 @@ Result<void> configCheck(const std::string& path) {
   auto config = daemon::loadConfig(path);
   if (!config) {
     return fail(config.error().wrap("checking the configuration"));
+  }
+  // The attestors check their own settings, as lanyardd does before it opens the socket: an
+  // empty `attestors:` map means the unix attestor alone. Building them touches no workload.
+  auto attestors = attestors::AttestorSet::fromConfig(
+      config->attestors.size() == 0 ? YAML::Node() : config->attestors);
+  if (!attestors) {
+    return fail(attestors.error().wrap("checking the configuration " + path));
   }
   printText(path + ": ok\n  trust domain: " + config->trustDomain.name() +
             "\n  socket:       " + config->socketPath +

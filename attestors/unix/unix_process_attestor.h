@@ -23,8 +23,9 @@ struct UnixProcessConfig {
   /// Emit unix:sha256 of the executable (same permission, plus read access to the file).
   bool workloadHash = true;
   /// Executables larger than this are not hashed and attestation fails, as in SPIRE
-  /// (workload_size_limit); 0 means no limit.
-  uint64_t workloadSizeLimit = uint64_t{64} << 20;
+  /// (workload_size_limit); 0, SPIRE's default, means no limit. A limit by default made the
+  /// debug builds of our own CLI (150 MB, mostly debug info) unattestable.
+  uint64_t workloadSizeLimit = 0;
 };
 
 /// Attests a caller from its socket credentials and /proc. Immutable after construction except

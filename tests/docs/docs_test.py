@@ -11,6 +11,7 @@ Prints TAP like tests/integration/run.py: `# <case>`, `ok`/`not ok`, reasons on 
 import argparse
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -188,7 +189,8 @@ class QuickStart:
     def run(self, command, original):
         if original.endswith(" api watch"):
             # Runs until Ctrl-C: wait for its first line, then interrupt it as the page says.
-            p = subprocess.Popen(command, shell=True, cwd=SOURCE, env=self.env,
+            # No shell in between: Ctrl-C must reach `lanyard` itself.
+            p = subprocess.Popen(shlex.split(command), cwd=SOURCE, env=self.env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             first = p.stdout.readline()
             p.send_signal(signal.SIGINT)

@@ -103,12 +103,15 @@ ERROR_LINE = re.compile(r"^(error|critical)\b|^lanyardd: fatal|\"level\":\s*\"(e
 class Daemon:
     """One lanyardd process; stdout and stderr go to a log file in the case dir."""
 
-    def __init__(self, config_path, socket_path, log_path, extra_args=()):
+    def __init__(self, config_path, socket_path, log_path, extra_args=(), log_level="debug"):
+        """`log_level` is passed as --log-level (which overrides the file's, also across
+        reloads); None leaves the file in charge."""
         self.config_path = config_path
         self.socket_path = socket_path
         self.log_path = log_path
         self._log = open(log_path, "ab")
-        args = [daemon_path(), "--config", config_path, "--log-level", "debug", *extra_args]
+        level = ["--log-level", log_level] if log_level else []
+        args = [daemon_path(), "--config", config_path, *level, *extra_args]
         # --pdeathsig: the daemon dies with the runner even if the runner itself is killed.
         if shutil.which("setpriv"):
             args = ["setpriv", "--pdeathsig", "KILL", *args]
@@ -381,12 +384,12 @@ class CaseDir:
         return config_yaml(socket_path or self.socket_path, data_dir or self.data_dir,
                            entries, extra)
 
-    def start_daemon(self, config_text, config_path=None, socket_path=None):
+    def start_daemon(self, config_text, config_path=None, socket_path=None, log_level="debug"):
         """Writes the config and starts lanyardd on it; returns once the socket serves."""
         config_path = config_path or self.config_path
         write_atomically(config_path, config_text)
         log_path = self.path("lanyardd-%d.log" % len(self.daemons))
-        d = Daemon(config_path, socket_path or self.socket_path, log_path)
+        d = Daemon(config_path, socket_path or self.socket_path, log_path, log_level=log_level)
         self.daemons.append(d)
         d.wait_serving()
         return d

@@ -11,6 +11,7 @@ Prints TAP: `# <case name>`, then `ok N - <name>` or `not ok N - <name>` with th
 `#\t` lines (no `# ` there: .ci/count.py reads `# ` lines as case names), then the plan.
 """
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -337,6 +338,48 @@ def reload_updates_streams(t):
     expect_code(PERMISSION_DENIED, "a new FetchX509SVID after the entry was removed",
                 t.client().first, "FetchX509SVID")
     d.stop(allowed_errors=r"reloading: .*" + d.config_path.replace(".", r"\."))
+
+
+@case("logs: with log_format json every line is one JSON object (level, logger, msg); "
+      "log_level raised from info to debug in the file takes effect on SIGHUP without a "
+      "restart; even at debug no private key or JWT-SVID reaches the log")
+def logging_json_and_reload(t):
+    def config(level):
+        return t.config([SELF_ENTRY], extra="log_format: json\nlog_level: %s\n" % level)
+
+    d = t.start_daemon(config("info"), log_level=None)
+    first = t.client().first("FetchX509SVID")
+    time.sleep(0.3)
+    check("attested pid" not in d.log(), "a debug line was logged at log_level info")
+
+    write_atomically(d.config_path, config("debug"))
+    d.signal(signal.SIGHUP)
+
+    def debug_logged():
+        t.client().first("FetchX509SVID")  # a new connection is attested afresh
+        return "attested pid" in d.log()
+    wait_until(debug_logged, 5, "a debug line after raising log_level to debug with SIGHUP")
+
+    token = t.client().jwt_svid(["log-audience"]).svids[0].svid
+    x509 = t.client().first("FetchX509SVID")
+    time.sleep(0.3)
+    text = d.log()
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            raise Failure("a log line is not JSON: %r" % line)
+        check(isinstance(entry, dict) and {"level", "logger", "msg"} <= set(entry),
+              "a JSON log line lacks level, logger or msg: %r" % line)
+    secrets = {"the JWT-SVID": token, "the JWT-SVID's signature": token.split(".")[2]}
+    for name, message in (("first", first), ("debug-time", x509)):
+        key = message.svids[0].x509_svid_key
+        secrets["the %s X.509-SVID key (base64)" % name] = base64.b64encode(key).decode()[40:80]
+        secrets["the %s X.509-SVID key (hex)" % name] = key.hex()[80:160]
+    for name, value in secrets.items():
+        check(value not in text, "%s appears in the log" % name)
+    check("PRIVATE KEY" not in text, "a PEM private key appears in the log")
+    d.stop()
 
 
 def uri_of(response):
