@@ -146,8 +146,9 @@ TEST_CASE("the watchdog pings at half the interval while the io loop runs", "[da
   auto address = parseNotifySocket(dir.file("notify"));
   REQUIRE(address);
   Receiver receiver(*address);
-  SystemdNotifier notifier(*address, microseconds(100000));  // pings every 50 ms
+  // The io_context outlives the notifiers: their timers are destroyed first (as in Daemon).
   boost::asio::io_context io;
+  SystemdNotifier notifier(*address, microseconds(100000));  // pings every 50 ms
   notifier.startWatchdog(io);
   const auto started = std::chrono::steady_clock::now();
   io.run_for(std::chrono::milliseconds(275));
