@@ -16,6 +16,7 @@ PACKAGES="
   python3 python3-cryptography python3-jwt python3-grpcio python3-grpc-tools python3-yaml
   systemd
   python3-prometheus-client
+  libsystemd-dev dbus-daemon python3-dbus python3-gi
 "
 if [ "${1:-}" = packaging ]; then
   PACKAGES="build-essential debhelper dpkg-dev fakeroot lintian"
