@@ -28,9 +28,9 @@ using config_detail::checkSvidTtl;
 
 constexpr size_t kMaxConfigBytes = 1 << 20;
 
-constexpr std::array<std::string_view, 11> kTopKeys = {
-    "trust_domain", "socket_path", "data_dir", "log_level", "log_format", "x509_svid_ttl",
-    "jwt_svid_ttl", "authority",   "health",   "attestors", "entries"};
+constexpr std::array<std::string_view, 12> kTopKeys = {
+    "trust_domain", "socket_path", "data_dir", "log_level", "log_format",     "x509_svid_ttl",
+    "jwt_svid_ttl", "authority",   "health",   "attestors", "node_attestors", "entries"};
 
 Result<svid::TrustDomain> readTrustDomain(const ConfigReader& r, const Fields& top) {
   const Field* f = top.find("trust_domain");
@@ -133,6 +133,9 @@ Result<Config> buildConfig(const ConfigReader& r, const YAML::Node& root) {
   }
   if (const Field* f = top.find("attestors"); f != nullptr) {
     LANYARD_TRY_VOID(config_detail::readAttestors(r, *f, c));
+  }
+  if (const Field* f = top.find("node_attestors"); f != nullptr) {
+    LANYARD_TRY_VOID(config_detail::readNodeAttestors(r, *f, c));
   }
   if (const Field* f = top.find("entries"); f != nullptr) {
     LANYARD_TRY_VOID(config_detail::readEntries(r, *f, c));

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +29,23 @@ inline constexpr std::string_view kDefaultDataDir = "/var/lib/lanyard";
 inline constexpr size_t kMaxSocketPathLength = 107;
 /// health.listen's value that disables the health and metrics listener.
 inline constexpr std::string_view kHealthListenOff = "off";
+
+/// `node_attestors.tpm`: TPM node attestation (docs/tpm.md), whose selectors join every
+/// caller's. Plain values, so that daemon/ config does not depend on attestors/.
+struct TpmNodeConfig {
+  /// tss2 TCTI configuration ("device:/dev/tpmrm0", "swtpm:host=127.0.0.1,port=2321").
+  std::string tcti{"device:/dev/tpmrm0"};
+  /// SHA-256 PCRs quoted, ascending and distinct (0..23).
+  std::vector<uint32_t> pcrs{0, 1, 2, 3, 4, 5, 6, 7};
+  /// Persistent handle of the endorsement key.
+  uint32_t ekHandle = 0x81010001;
+  /// PEM bundle of TPM manufacturer CA certificates; empty: no tpm:ek_cert_verified.
+  std::string ekCaBundle{};
+  /// Time between measurements (also taken on SIGHUP).
+  Seconds remeasureInterval{60};
+
+  friend bool operator==(const TpmNodeConfig&, const TpmNodeConfig&) = default;
+};
 
 /// A validated configuration. Plain value type, built only by parseConfig()/loadConfig()/
 /// embeddedDefault() (TrustDomain has no default). Paths are absolute. `authority.trustDomain`
@@ -51,6 +70,8 @@ struct Config {
   /// The `attestors:` map as written (name → that attestor's own config, map or null), for
   /// the attestor registry's factories to check. An empty map means "unix alone".
   YAML::Node attestors{YAML::NodeType::Map};
+  /// `node_attestors.tpm`; none when the TPM is not used.
+  std::optional<TpmNodeConfig> tpm{};
   std::vector<RegistrationEntry> entries{};
 };
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cstdint>
 #include <string>
 
 #include "common/text.h"
@@ -17,6 +19,10 @@ constexpr std::array<std::string_view, 5> kAuthorityKeys = {"upstream", "ca_ttl"
                                                             "ca_key_type", "jwt_key_type"};
 constexpr std::array<std::string_view, 3> kDiskKeys = {"cert_file", "key_file", "bundle_file"};
 constexpr std::array<std::string_view, 1> kHealthKeys = {"listen"};
+constexpr std::array<std::string_view, 1> kNodeAttestorKeys = {"tpm"};
+constexpr std::array<std::string_view, 5> kTpmKeys = {"tcti", "pcrs", "ek_handle", "ek_ca_bundle",
+                                                      "remeasure_interval"};
+constexpr uint32_t kMaxPcr = 23;
 
 Result<void> readKeyType(const ConfigReader& r, const Fields& af, std::string_view key,
                          svid::KeyType& out) {
@@ -173,6 +179,86 @@ Result<void> readAttestors(const ConfigReader& r, const Field& f, Config& c) {
     }
   }
   c.attestors = f.value;
+  return {};
+}
+
+namespace {
+
+Result<std::vector<uint32_t>> readPcrs(const ConfigReader& r, const Field& f) {
+  const std::string path = "node_attestors.tpm.pcrs";
+  LANYARD_TRY(auto items, r.strings(f, path));
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const auto& [text, node] = items[i];
+    uint32_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v > kMaxPcr) {
+      return r.error(node, indexPath(path, i),
+                     text::quote(text, 16) + " is not a PCR index (0 to 23)");
+    }
+    if (std::find(out.begin(), out.end(), v) != out.end()) {
+      return r.error(node, indexPath(path, i), "PCR " + text + " is listed twice");
+    }
+    out.push_back(v);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<void> readTpm(const ConfigReader& r, const Field& f, Config& c) {
+  TpmNodeConfig t;
+  if (f.value.IsNull()) {
+    c.tpm = t;
+    return {};
+  }
+  LANYARD_TRY(Fields tf, r.fields(f, "node_attestors.tpm", kTpmKeys));
+  if (const Field* v = tf.find("tcti"); v != nullptr) {
+    LANYARD_TRY(t.tcti, r.string(*v, "node_attestors.tpm.tcti"));
+    if (t.tcti.empty() || t.tcti.find('\0') != std::string::npos) {
+      return r.error(*v, "node_attestors.tpm.tcti",
+                     "want a TCTI such as device:/dev/tpmrm0 or swtpm:host=127.0.0.1,port=2321");
+    }
+  }
+  if (const Field* v = tf.find("pcrs"); v != nullptr) {
+    LANYARD_TRY(t.pcrs, readPcrs(r, *v));
+  }
+  if (const Field* v = tf.find("ek_handle"); v != nullptr) {
+    LANYARD_TRY(std::string text, r.string(*v, "node_attestors.tpm.ek_handle"));
+    uint32_t h = 0;
+    const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+    auto [end, ec] =
+        std::from_chars(text.data() + (hex ? 2 : 0), text.data() + text.size(), h, hex ? 16 : 10);
+    if (ec != std::errc() || end != text.data() + text.size() || h < 0x81000000U ||
+        h > 0x81FFFFFFU) {
+      return r.error(*v, "node_attestors.tpm.ek_handle",
+                     text::quote(text, 24) +
+                         " is not a persistent handle (0x81000000 to 0x81ffffff, e.g. 0x81010001)");
+    }
+    t.ekHandle = h;
+  }
+  if (const Field* v = tf.find("ek_ca_bundle"); v != nullptr) {
+    LANYARD_TRY(t.ekCaBundle, r.path(*v, "node_attestors.tpm.ek_ca_bundle"));
+  }
+  if (const Field* v = tf.find("remeasure_interval"); v != nullptr) {
+    LANYARD_TRY(t.remeasureInterval, r.duration(*v, "node_attestors.tpm.remeasure_interval"));
+    if (t.remeasureInterval < Seconds(1)) {
+      return r.error(*v, "node_attestors.tpm.remeasure_interval", "must be at least 1s");
+    }
+  }
+  c.tpm = t;
+  return {};
+}
+
+}  // namespace
+
+Result<void> readNodeAttestors(const ConfigReader& r, const Field& f, Config& c) {
+  if (f.value.IsNull()) {
+    return {};
+  }
+  LANYARD_TRY(Fields nf, r.fields(f, "node_attestors", kNodeAttestorKeys));
+  if (const Field* t = nf.find("tpm"); t != nullptr) {
+    LANYARD_TRY_VOID(readTpm(r, *t, c));
+  }
   return {};
 }
 

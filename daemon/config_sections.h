@@ -19,6 +19,8 @@ Result<void> readAuthority(const ConfigReader& r, const Field& f, Config& c);
 Result<void> readHealth(const ConfigReader& r, const Field& f, Config& c);
 /// `attestors:` into c.attestors, kept raw: a map of attestor names to a map or null.
 Result<void> readAttestors(const ConfigReader& r, const Field& f, Config& c);
+/// `node_attestors:` (only `tpm:` so far) into c.tpm.
+Result<void> readNodeAttestors(const ConfigReader& r, const Field& f, Config& c);
 /// `entries:` into c.entries; needs c.trustDomain and c.authority.caTtl.
 Result<void> readEntries(const ConfigReader& r, const Field& f, Config& c);
 

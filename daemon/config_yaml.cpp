@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Writing a Config back out as the YAML that parseConfig() reads (for `lanyard config check`).
+#include <cstdio>
 #include <string>
 
 #include <yaml-cpp/yaml.h>
@@ -69,6 +70,25 @@ std::string toYaml(const Config& c) {
   out << YAML::Key << "health" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "listen" << YAML::Value << c.healthListen << YAML::EndMap;
   out << YAML::Key << "attestors" << YAML::Value << c.attestors;
+  if (c.tpm) {
+    char handle[16];
+    std::snprintf(handle, sizeof(handle), "0x%08x", c.tpm->ekHandle);
+    out << YAML::Key << "node_attestors" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "tpm" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "tcti" << YAML::Value << c.tpm->tcti;
+    out << YAML::Key << "pcrs" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (uint32_t pcr : c.tpm->pcrs) {
+      out << pcr;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "ek_handle" << YAML::Value << handle;
+    if (!c.tpm->ekCaBundle.empty()) {
+      out << YAML::Key << "ek_ca_bundle" << YAML::Value << c.tpm->ekCaBundle;
+    }
+    out << YAML::Key << "remeasure_interval" << YAML::Value
+        << formatDuration(c.tpm->remeasureInterval);
+    out << YAML::EndMap << YAML::EndMap;
+  }
   out << YAML::Key << "entries" << YAML::Value << YAML::BeginSeq;
   for (const RegistrationEntry& e : c.entries) {
     writeEntry(out, e);

@@ -54,6 +54,10 @@ std::vector<std::string> restartOnlyChanges(const Config& running, const Config&
   check("data_dir", running.dataDir, next.dataDir);
   check("health.listen", running.healthListen, next.healthListen);
   check("attestors", YAML::Dump(running.attestors), YAML::Dump(next.attestors));
+  check("node_attestors", running.tpm ? "tpm" : "", next.tpm ? "tpm" : "");
+  if (running.tpm && next.tpm && !(*running.tpm == *next.tpm)) {
+    changed.emplace_back("node_attestors.tpm");
+  }
   // The whole authority section, as the config writes it back.
   auto authorityText = [](const Config& c) {
     std::string y = toYaml(c);
@@ -129,6 +133,20 @@ Result<void> Daemon::start() {
       metrics_);
   identities_ =
       std::make_unique<IdentityProvider>(*authority_, clock_, policyOf(config_), &metrics_);
+  // The node's TPM selectors: measured once here (logged), then on an interval and on SIGHUP.
+  // A TPM that fails leaves them absent; the daemon serves everything else (docs/tpm.md).
+  if (config_.tpm) {
+    const TpmNodeConfig& t = *config_.tpm;
+    tpm_ = std::make_unique<attestors::tpm::NodeMonitor>(
+        attestors::tpm::Settings{.tcti = t.tcti,
+                                 .pcrs = t.pcrs,
+                                 .ekHandle = t.ekHandle,
+                                 .ekCaBundle = t.ekCaBundle,
+                                 .interval = t.remeasureInterval},
+        [this](const std::vector<attestors::Selector>& selectors) {
+          identities_->setNodeSelectors(selectors);
+        });
+  }
 
   workload_api::ServerOptions serverOptions{
       .socketPath = config_.socketPath,
@@ -207,6 +225,9 @@ void Daemon::waitForSignals() {
     if (signal == SIGHUP) {
       log::get("daemon")->info("SIGHUP: reloading the configuration");
       (void)reload();  // reload() logs its own outcome
+      if (tpm_) {
+        tpm_->remeasure();
+      }
       waitForSignals();
       return;
     }

@@ -13,6 +13,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "attestors/tpm/node_attestor.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "daemon/config.h"
@@ -81,6 +82,8 @@ class Daemon {
   std::unique_ptr<svid::Authority> authority_;
   std::unique_ptr<ProcessAttestation> attestation_;
   std::unique_ptr<IdentityProvider> identities_;
+  // After identities_, which its listener calls: stopped (joined) before identities_ goes.
+  std::unique_ptr<attestors::tpm::NodeMonitor> tpm_;
   std::unique_ptr<workload_api::Server> server_;
   // Type=notify: READY/RELOADING/STOPPING and the watchdog (io thread only).
   SystemdNotifier notifier_;

@@ -74,7 +74,10 @@ IdentityProvider::IdentityProvider(const svid::Authority& authority, const Clock
 
 std::vector<IdentityProvider::Identity> IdentityProvider::identitiesLocked(
     const workload_api::Selectors& selectors) const {
-  const auto caller = callerSelectors(selectors);
+  auto caller = callerSelectors(selectors);
+  // The node's own selectors (TPM) hold for every caller on it.
+  const auto node = callerSelectors(nodeSelectors_);
+  caller.insert(caller.end(), node.begin(), node.end());
   std::vector<Identity> out;
   std::set<svid::SpiffeId> seen;
   for (const auto& entry : policy_.entries) {
@@ -265,6 +268,18 @@ void IdentityProvider::setPolicy(IdentityPolicy policy) {
     std::lock_guard lock(mu_);
     policy_ = std::move(policy);
     jwt_.clear();  // TTLs or hints may have changed; tokens are cheap to mint
+  }
+  notifyAll();
+}
+
+void IdentityProvider::setNodeSelectors(workload_api::Selectors selectors) {
+  std::sort(selectors.begin(), selectors.end());
+  {
+    std::lock_guard lock(mu_);
+    if (selectors == nodeSelectors_) {
+      return;
+    }
+    nodeSelectors_ = std::move(selectors);
   }
   notifyAll();
 }

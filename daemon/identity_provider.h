@@ -46,6 +46,10 @@ class IdentityProvider final : public workload_api::IdentitySource {
 
   /// Replaces the entries and default TTLs (a reload) and tells every listener.
   void setPolicy(IdentityPolicy policy);
+  /// Replaces the node's selectors (the TPM node attestor's), which join every caller's when
+  /// entries are matched, and tells every listener when they changed: an identity whose entry
+  /// needs a selector that is gone is withdrawn from open streams.
+  void setNodeSelectors(workload_api::Selectors selectors);
   /// Re-mints every cached X.509-SVID past its renewal time that a stream still shows, drops
   /// the ones nobody holds, and tells listeners when anything was renewed. Returns how many
   /// were renewed.
@@ -94,8 +98,9 @@ class IdentityProvider final : public workload_api::IdentitySource {
 
   mutable std::mutex mu_;  // guards everything below
   IdentityPolicy policy_;
-  std::map<std::string, X509Slot> x509_;  // key: x509Key()
-  std::map<std::string, JwtSlot> jwt_;    // key: SPIFFE ID + sorted audience
+  workload_api::Selectors nodeSelectors_;  // sorted
+  std::map<std::string, X509Slot> x509_;   // key: x509Key()
+  std::map<std::string, JwtSlot> jwt_;     // key: SPIFFE ID + sorted audience
   std::mt19937_64 rng_;
 
   std::mutex listenersMu_;  // guards listeners_
