@@ -17,6 +17,7 @@ PACKAGES="
   systemd
   python3-prometheus-client
   libsystemd-dev dbus-daemon python3-dbus python3-gi
+  libtss2-dev swtpm swtpm-tools tpm2-tools
 "
 if [ "${1:-}" = packaging ]; then
   PACKAGES="build-essential debhelper dpkg-dev fakeroot lintian"
