@@ -31,7 +31,7 @@ struct Settings {
   uint32_t ekHandle = kDefaultEkHandle;
   /// PEM file of the TPM manufacturers' CA certificates (roots and intermediates); empty:
   /// no tpm:ek_cert_verified selector.
-  std::string ekCaBundle;
+  std::string ekCaBundle{};
   /// Time between measurements.
   Seconds interval{60};
 };

@@ -43,6 +43,13 @@ attestors:
   unix: {}
   docker:
     socket: /run/docker.sock
+node_attestors:
+  tpm:
+    tcti: swtpm:host=127.0.0.1,port=2321
+    pcrs: [0, 7]
+    ek_handle: 0x81010002
+    ek_ca_bundle: ek-roots.pem
+    remeasure_interval: 30s
 entries:
   - spiffe_id: spiffe://example.org/billing/api
     selectors: [unix:uid:1000, unix:path:/usr/bin/billing]
@@ -96,6 +103,7 @@ void requireSameConfig(const Config& a, const Config& b) {
   CHECK(a.authority.jwtKeyType == b.authority.jwtKeyType);
   CHECK(a.healthListen == b.healthListen);
   CHECK(YAML::Dump(a.attestors) == YAML::Dump(b.attestors));
+  CHECK(a.tpm == b.tpm);
   REQUIRE(a.entries.size() == b.entries.size());
   for (size_t i = 0; i < a.entries.size(); ++i) {
     INFO("entry " << i);
@@ -134,6 +142,12 @@ TEST_CASE("a configuration with every key parses into every field", "[daemon][co
   CHECK(c.attestors.size() == 2);
   CHECK(c.attestors["unix"].IsMap());
   CHECK(c.attestors["docker"]["socket"].Scalar() == "/run/docker.sock");
+  REQUIRE(c.tpm);
+  CHECK(*c.tpm == TpmNodeConfig{.tcti = "swtpm:host=127.0.0.1,port=2321",
+                                .pcrs = {0, 7},
+                                .ekHandle = 0x81010002,
+                                .ekCaBundle = "/etc/lanyard/ek-roots.pem",
+                                .remeasureInterval = Seconds(30)});
 
   REQUIRE(c.entries.size() == 2);
   const RegistrationEntry& billing = c.entries[0];
@@ -279,11 +293,11 @@ TEST_CASE("broken files are rejected with the file and line", "[daemon][config]"
   CHECK(errorOf("trust_domain: example.org\nsocket: /run/x.sock\n") ==
         "config.yaml:2: socket: unknown key (known keys here: trust_domain, socket_path, "
         "data_dir, log_level, log_format, x509_svid_ttl, jwt_svid_ttl, authority, health, "
-        "attestors, entries)");
+        "attestors, node_attestors, entries)");
   CHECK(errorOf("trust_domain: example.org\n\"a\\x1bb\": 1\n") ==
         "config.yaml:2: \"a\\x1bb\": unknown key (known keys here: trust_domain, socket_path, "
         "data_dir, log_level, log_format, x509_svid_ttl, jwt_svid_ttl, authority, health, "
-        "attestors, entries)");
+        "attestors, node_attestors, entries)");
   CHECK(errorOf("trust_domain: example.org\n# " + std::string(1 << 20, 'x') + "\n") ==
         "config.yaml: the file is 1048605 bytes, more than the 1 MiB a configuration may be");
 }
@@ -422,6 +436,52 @@ TEST_CASE("the health and attestors sections are checked", "[daemon][config]") {
   REQUIRE(ok);
   CHECK(ok->healthListen == "localhost:0");
   CHECK(ok->attestors["unix"].IsNull());
+}
+
+TEST_CASE("node_attestors.tpm is checked key by key", "[daemon][config][tpm]") {
+  requireAllRejected({
+      {"node_attestors: [tpm]\n", "config.yaml:2: node_attestors: expected a map, got a sequence"},
+      {"node_attestors:\n  tmp: {}\n",
+       "config.yaml:3: node_attestors.tmp: unknown key (known keys here: tpm)"},
+      {"node_attestors:\n  tpm:\n    pcr: [0]\n",
+       "config.yaml:4: node_attestors.tpm.pcr: unknown key (known keys here: tcti, pcrs, "
+       "ek_handle, ek_ca_bundle, remeasure_interval)"},
+      {"node_attestors:\n  tpm:\n    pcrs: [0, 24]\n",
+       "config.yaml:4: node_attestors.tpm.pcrs[1]: \"24\" is not a PCR index (0 to 23)"},
+      {"node_attestors:\n  tpm:\n    pcrs: [7, 7]\n",
+       "config.yaml:4: node_attestors.tpm.pcrs[1]: PCR 7 is listed twice"},
+      {"node_attestors:\n  tpm:\n    pcrs: [-1]\n",
+       "config.yaml:4: node_attestors.tpm.pcrs[0]: \"-1\" is not a PCR index (0 to 23)"},
+      {"node_attestors:\n  tpm:\n    ek_handle: 0x01c00002\n",
+       "config.yaml:4: node_attestors.tpm.ek_handle: \"0x01c00002\" is not a persistent handle "
+       "(0x81000000 to 0x81ffffff, e.g. 0x81010001)"},
+      {"node_attestors:\n  tpm:\n    remeasure_interval: 0s\n",
+       "config.yaml:4: node_attestors.tpm.remeasure_interval: duration \"0s\" must be positive"},
+      {"node_attestors:\n  tpm:\n    tcti: \"\"\n",
+       "config.yaml:4: node_attestors.tpm.tcti: want a TCTI such as device:/dev/tpmrm0 or "
+       "swtpm:host=127.0.0.1,port=2321"},
+  });
+  auto none = parseConfig("trust_domain: example.org\n", "config.yaml");
+  REQUIRE(none);
+  CHECK_FALSE(none->tpm);
+  auto defaults = parseConfig("trust_domain: example.org\nnode_attestors:\n  tpm:\n", "c.yaml");
+  REQUIRE(defaults);
+  REQUIRE(defaults->tpm);
+  CHECK(*defaults->tpm == TpmNodeConfig{});
+  auto set = parseConfig(
+      "trust_domain: example.org\nnode_attestors:\n  tpm:\n    tcti: swtpm:port=2321\n"
+      "    pcrs: [16, 0, 7]\n    ek_handle: 0x81010002\n    ek_ca_bundle: ca.pem\n"
+      "    remeasure_interval: 5m\n",
+      "/etc/lanyard/c.yaml");
+  REQUIRE(set);
+  CHECK(set->tpm->tcti == "swtpm:port=2321");
+  CHECK(set->tpm->pcrs == std::vector<uint32_t>{0, 7, 16});
+  CHECK(set->tpm->ekHandle == 0x81010002U);
+  CHECK(set->tpm->ekCaBundle == "/etc/lanyard/ca.pem");
+  CHECK(set->tpm->remeasureInterval == Seconds(300));
+  auto back = parseConfig(toYaml(*set), "/elsewhere/c.yaml");
+  REQUIRE(back);
+  CHECK(back->tpm == set->tpm);
 }
 
 TEST_CASE("entries are checked key by key", "[daemon][config]") {

@@ -129,6 +129,43 @@ TEST_CASE("JWT-SVIDs are cached per identity and audience set until half-life",
   CHECK((*fresh)[0].token != (*one)[0].token);
 }
 
+TEST_CASE("the node's selectors join every caller's; a change withdraws what needs the old ones",
+          "[daemon][identity][tpm]") {
+  Fixture f;
+  RegistrationEntry measured = entry("spiffe://example.org/measured", "unix:uid:1000");
+  measured.selectors.push_back(*parseSelector("tpm:pcr:16:aa"));
+  f.provider.setPolicy(
+      {.entries = {measured, entry("spiffe://example.org/plain", "unix:uid:1000")}});
+  auto listener = std::make_shared<CountingListener>();
+  f.provider.subscribe(listener);
+  auto ids = [&](const workload_api::Selectors& s) {
+    std::vector<std::string> out;
+    auto view = f.provider.x509View(s);
+    if (!view) {
+      return out;  // no identity at all
+    }
+    for (const auto& r : view->svids) {
+      out.push_back(r->id.str());
+    }
+    return out;
+  };
+  CHECK(ids(uid("1000")) == std::vector<std::string>{"spiffe://example.org/plain"});
+
+  f.provider.setNodeSelectors({{"tpm", "pcr:16:aa"}, {"tpm", "ek_pubhash:00"}});
+  CHECK(listener->changes == 1);
+  CHECK(ids(uid("1000")) ==
+        std::vector<std::string>{"spiffe://example.org/measured", "spiffe://example.org/plain"});
+  // The same set again tells nobody.
+  f.provider.setNodeSelectors({{"tpm", "ek_pubhash:00"}, {"tpm", "pcr:16:aa"}});
+  CHECK(listener->changes == 1);
+  // Another uid on the same node still needs its own unix:uid selector.
+  CHECK(ids(uid("1001")).empty());
+
+  f.provider.setNodeSelectors({{"tpm", "pcr:16:bb"}});
+  CHECK(listener->changes == 2);
+  CHECK(ids(uid("1000")) == std::vector<std::string>{"spiffe://example.org/plain"});
+}
+
 TEST_CASE("a new policy changes identities and tells listeners", "[daemon][identity]") {
   Fixture f;
   auto listener = std::make_shared<CountingListener>();
