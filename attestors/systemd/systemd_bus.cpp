@@ -266,7 +266,13 @@ Result<std::optional<UnitInfo>> SystemdBus::unitOf(const Caller& caller, Deadlin
   if (!lock.try_lock_until(deadline)) {
     return fail(Code::Unavailable, doing + ": timed out waiting for the D-Bus connection");
   }
+  const bool reused = bus_ != nullptr;
   auto info = lookupLocked(caller, deadline);
+  if (!info && info.error().code == kUnreachable && reused) {
+    // A connection that worked last time broke since (the bus restarted): one fresh try.
+    bus_.reset();
+    info = lookupLocked(caller, deadline);
+  }
   auto logger = log::get("attestor.systemd");
   if (!info && info.error().code == kUnreachable) {
     bus_.reset();  // a new connection next time, in case the bus comes back

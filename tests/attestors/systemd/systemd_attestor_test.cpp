@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for attestors/systemd/systemd_attestor.cpp against fake cgroup files, and its settings
-// through the registered "systemd" factory.
+// (config.cpp) through the registered "systemd" factory. The D-Bus half: systemd_bus_test.cpp.
 #include "attestors/systemd/systemd_attestor.h"
 
 #include <unistd.h>
@@ -69,8 +69,11 @@ std::string errorOf(const std::string& yaml) {
   return made.error().message;
 }
 
-TEST_CASE("the systemd attestor takes no settings", "[attestors][systemd][config]") {
-  for (const char* yaml : {"", "{}", "~"}) {
+TEST_CASE("the systemd attestor's settings", "[attestors][systemd][config]") {
+  for (const char* yaml :
+       {"", "{}", "~", "dbus: off", "dbus: unix:path=/run/dbus/system_bus_socket",
+        "dbus: unix:abstract=/tmp/dbus-x,guid=0123",
+        "dbus: 'unix:path=/a;tcp:host=localhost,port=1'"}) {
     auto made = Registry::create("systemd", YAML::Load(yaml));
     INFO(yaml);
     REQUIRE(made);
@@ -79,12 +82,22 @@ TEST_CASE("the systemd attestor takes no settings", "[attestors][systemd][config
                                std::chrono::steady_clock::now() + std::chrono::seconds(5));
     CHECK(got);
   }
-  CHECK(errorOf("dbus: true") ==
-        "configuring attestor \"systemd\": unknown key \"dbus\" (line 1) (the systemd attestor "
-        "has no settings)");
+  const std::string want =
+      ": want a D-Bus address such as unix:path=/run/dbus/system_bus_socket, or off, got ";
+  CHECK(errorOf("dbus: 5") == "configuring attestor \"systemd\": dbus (line 1)" + want + "\"5\"");
+  CHECK(errorOf("dbus: ''") == "configuring attestor \"systemd\": dbus (line 1)" + want + "\"\"");
+  CHECK(errorOf("dbus: unix") ==
+        "configuring attestor \"systemd\": dbus (line 1)" + want + "\"unix\"");
+  CHECK(errorOf("dbus: 'unix:path'") ==
+        "configuring attestor \"systemd\": dbus (line 1)" + want + "\"unix:path\"");
+  CHECK(errorOf("dbus: ':path=/x'") ==
+        "configuring attestor \"systemd\": dbus (line 1)" + want + "\":path=/x\"");
+  CHECK(errorOf("dbus: [a]") ==
+        "configuring attestor \"systemd\": dbus (line 1)" + want + "a list");
+  CHECK(errorOf("\ndbus: off\nnope: 1") ==
+        "configuring attestor \"systemd\": unknown key \"nope\" (line 3) (known: dbus)");
   CHECK(errorOf("[1]") ==
-        "configuring attestor \"systemd\": settings: want {} (the systemd attestor has no "
-        "settings)");
+        "configuring attestor \"systemd\": settings (line 1): want a map of settings, got a list");
 }
 
 }  // namespace
