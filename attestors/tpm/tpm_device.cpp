@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -202,6 +203,9 @@ TpmDevice::TpmDevice(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TpmDevice::~TpmDevice() = default;
 
 Result<std::unique_ptr<TpmDevice>> TpmDevice::open(const std::string& tcti) {
+  // tss2 logs its own errors to stderr unless told otherwise; ours say the same with context,
+  // on the daemon's logger. An operator's own TSS2_LOG wins (docs/tpm.md).
+  ::setenv("TSS2_LOG", "all+NONE", /*overwrite=*/0);
   auto impl = std::make_unique<Impl>();
   if (TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti.c_str(), &impl->tcti); rc != TSS2_RC_SUCCESS) {
     return tpmFail("opening the TPM through TCTI \"" + tcti + "\"", rc);
