@@ -219,7 +219,11 @@ void NodeMonitor::run() {
 
 void NodeMonitor::measureOnce() {
   auto log = log::get("attestor.tpm");
+  const auto started = std::chrono::steady_clock::now();
   auto measured = measure_(settings_);
+  const auto tookMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
   std::vector<Selector> next = measured ? std::move(*measured) : std::vector<Selector>{};
   std::vector<Selector> previous;
   bool first = false;
@@ -255,6 +259,7 @@ void NodeMonitor::measureOnce() {
       list += (list.empty() ? "" : ", ") + sel.str();
     }
     log->info("TPM measured: {}", list);
+    log->debug("TPM measurement took {} ms", tookMs);
   } else if (changed) {
     // What differs, old and new, for the PCRs (and any other tpm selector).
     std::vector<Selector> gone;
@@ -275,7 +280,7 @@ void NodeMonitor::measureOnce() {
         "withdrawn",
         what);
   } else {
-    log->debug("TPM measured: unchanged");
+    log->debug("TPM measured: unchanged ({} ms)", tookMs);
   }
   if (changed || first) {
     onChange_(next);
