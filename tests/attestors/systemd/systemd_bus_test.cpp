@@ -110,6 +110,21 @@ TEST_CASE("systemd on d-bus adds systemd:fragment_path", "[attestors][systemd][d
   }
 }
 
+TEST_CASE("without an address the system bus is asked, found as sd_bus_open_system finds it",
+          "[attestors][systemd][dbus]") {
+  PrivateBus bus;
+  StandInSystemd systemd(
+      bus, {"--unit", "nginx.service", "--fragment", "/lib/systemd/system/nginx.service"});
+  requireReady(systemd, bus);
+  ::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address().c_str(), 1);
+  auto got = attestorFor("", "nginx.service").attest(self(), in(milliseconds(5000)));
+  ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+  INFO(bus.logs());
+  REQUIRE(got);
+  CHECK(*got == kNginx);
+  CHECK(systemd.calls() == std::vector<std::string>{pidLine("GetUnitByPID")});
+}
+
 TEST_CASE("a transient unit (no FragmentPath) gets only systemd:id", "[attestors][systemd][dbus]") {
   PrivateBus bus;
   StandInSystemd systemd(bus, {"--unit", "run-u42.scope", "--fragment", ""});
