@@ -67,6 +67,7 @@ LEVELS = {
     "attestors.unix": "trust_domain: example.org\nattestors:\n  unix:\n    zz_probe: 1\n",
     "attestors.k8s": "trust_domain: example.org\nattestors:\n  k8s:\n    zz_probe: 1\n",
     "attestors.docker": "trust_domain: example.org\nattestors:\n  docker:\n    zz_probe: 1\n",
+    "attestors.systemd": "trust_domain: example.org\nattestors:\n  systemd:\n    zz_probe: 1\n",
     "node_attestors": "trust_domain: example.org\nnode_attestors:\n  zz_probe: 1\n",
     "node_attestors.tpm": ("trust_domain: example.org\nnode_attestors:\n  tpm:\n"
                            "    zz_probe: 1\n"),
