@@ -15,8 +15,9 @@
 namespace lanyard::daemon::config_detail {
 namespace {
 
-constexpr std::array<std::string_view, 5> kAuthorityKeys = {"upstream", "ca_ttl", "disk",
-                                                            "ca_key_type", "jwt_key_type"};
+constexpr std::array<std::string_view, 6> kAuthorityKeys = {
+    "upstream", "ca_ttl", "disk", "tpm", "ca_key_type", "jwt_key_type"};
+constexpr std::array<std::string_view, 1> kAuthorityTpmKeys = {"tcti"};
 constexpr std::array<std::string_view, 3> kDiskKeys = {"cert_file", "key_file", "bundle_file"};
 constexpr std::array<std::string_view, 1> kHealthKeys = {"listen"};
 constexpr std::array<std::string_view, 1> kNodeAttestorKeys = {"tpm"};
@@ -51,9 +52,36 @@ Result<void> readUpstream(const ConfigReader& r, const Fields& af, svid::Authori
     a.upstream = svid::UpstreamMode::SelfSigned;
   } else if (mode == "disk") {
     a.upstream = svid::UpstreamMode::Disk;
+  } else if (mode == "tpm") {
+    a.upstream = svid::UpstreamMode::Tpm;
   } else {
     return r.error(*f, "authority.upstream",
-                   "unknown mode " + text::quote(mode, 64) + " (want self_signed or disk)");
+                   "unknown mode " + text::quote(mode, 64) + " (want self_signed, disk or tpm)");
+  }
+  return {};
+}
+
+// authority.tpm: optional with upstream: tpm (the TCTI has a default), refused otherwise.
+Result<void> readAuthorityTpm(const ConfigReader& r, const Fields& af, svid::AuthorityConfig& a) {
+  const Field* t = af.find("tpm");
+  if (t == nullptr) {
+    return {};
+  }
+  if (a.upstream != svid::UpstreamMode::Tpm) {
+    return r.error(*t, "authority.tpm",
+                   std::string("only used with upstream: tpm (upstream is ") +
+                       svid::upstreamModeName(a.upstream) + ")");
+  }
+  if (t->value.IsNull()) {
+    return {};
+  }
+  LANYARD_TRY(Fields tf, r.fields(*t, "authority.tpm", kAuthorityTpmKeys));
+  if (const Field* v = tf.find("tcti"); v != nullptr) {
+    LANYARD_TRY(a.tpmTcti, r.string(*v, "authority.tpm.tcti"));
+    if (a.tpmTcti.empty() || a.tpmTcti.find('\0') != std::string::npos) {
+      return r.error(*v, "authority.tpm.tcti",
+                     "want a TCTI such as device:/dev/tpmrm0 or swtpm:host=127.0.0.1,port=2321");
+    }
   }
   return {};
 }
@@ -65,7 +93,8 @@ Result<void> readDisk(const ConfigReader& r, const Fields& af, svid::AuthorityCo
   if (a.upstream != svid::UpstreamMode::Disk) {
     if (d != nullptr) {
       return r.error(*d, "authority.disk",
-                     "only used with upstream: disk (upstream is self_signed)");
+                     std::string("only used with upstream: disk (upstream is ") +
+                         svid::upstreamModeName(a.upstream) + ")");
     }
     return {};
   }
@@ -139,6 +168,7 @@ Result<void> readAuthority(const ConfigReader& r, const Field& f, Config& c) {
   }
   LANYARD_TRY_VOID(readKeyType(r, af, "ca_key_type", a.caKeyType));
   LANYARD_TRY_VOID(readKeyType(r, af, "jwt_key_type", a.jwtKeyType));
+  LANYARD_TRY_VOID(readAuthorityTpm(r, af, a));
   return readDisk(r, af, a);
 }
 

@@ -27,6 +27,10 @@ void writeAuthority(YAML::Emitter& out, const svid::AuthorityConfig& a) {
     }
     out << YAML::EndMap;
   }
+  if (a.upstream == svid::UpstreamMode::Tpm) {
+    out << YAML::Key << "tpm" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "tcti" << YAML::Value << a.tpmTcti << YAML::EndMap;
+  }
   out << YAML::EndMap;
 }
 

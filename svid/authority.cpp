@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <openssl/err.h>
+
 #include "common/file_io.h"
 #include "common/log.h"
 #include "svid/ca_certificate.h"
@@ -29,7 +31,15 @@ SysTime activateAt(const CaSlot& s) {
 }  // namespace
 
 const char* upstreamModeName(UpstreamMode m) {
-  return m == UpstreamMode::Disk ? "disk" : "self_signed";
+  switch (m) {
+    case UpstreamMode::Disk:
+      return "disk";
+    case UpstreamMode::Tpm:
+      return "tpm";
+    case UpstreamMode::SelfSigned:
+      break;
+  }
+  return "self_signed";
 }
 
 Result<std::unique_ptr<Authority>> Authority::create(AuthorityConfig config, const Clock& clock) {
@@ -48,14 +58,17 @@ Result<std::unique_ptr<Authority>> Authority::create(AuthorityConfig config, con
   std::unique_ptr<Authority> a(new Authority(std::move(config), clock, std::move(store)));
   if (a->config_.upstream == UpstreamMode::Disk) {
     LANYARD_TRY_VOID(a->loadUpstream());
+  } else if (a->config_.upstream == UpstreamMode::Tpm) {
+    LANYARD_TRY_VOID(a->loadTpmUpstream());
   }
   LANYARD_TRY(auto loaded, a->store_.load());
   if (loaded) {
     a->state_ = std::move(*loaded);
-    if (a->config_.upstream == UpstreamMode::Disk) {
+    if (a->config_.upstream != UpstreamMode::SelfSigned) {
       for (const auto& s : a->state_.slots) {
         if (X509_check_issued(a->upstream_.cert.get(), s.cert.get()) != X509_V_OK ||
-            X509_verify(s.cert.get(), a->upstream_.key.get()) != 1) {
+            X509_verify(s.cert.get(), X509_get0_pubkey(a->upstream_.cert.get())) != 1) {
+          ERR_clear_error();
           return fail(Code::FailedPrecondition,
                       "loading CA state from " + a->store_.manifestPath() + ": CA " +
                           std::to_string(s.id) +
@@ -144,15 +157,65 @@ Result<void> Authority::loadUpstream() {
   return {};
 }
 
+Result<void> Authority::loadTpmUpstream() {
+  const std::string blobPath = config_.dataDir + "/tpm-ca.tpmkey";
+  const std::string certPath = config_.dataDir + "/tpm-ca.pem";
+  auto key = TpmSigningKey::loadOrCreate(config_.tpmTcti, blobPath);
+  if (!key) {
+    return fail(key.error().wrap("loading the TPM upstream CA key"));
+  }
+  tpmKey_ = std::move(*key);
+  ossl::UniquePtr<X509> cert;
+  if (fileio::exists(certPath)) {
+    LANYARD_TRY(std::string text, fileio::read(certPath));
+    auto certs = parsePemCertificates(text);
+    if (!certs || certs->size() != 1) {
+      return fail(Code::FailedPrecondition, "loading the TPM upstream CA certificate " + certPath +
+                                                ": want exactly one PEM certificate");
+    }
+    cert = std::move((*certs)[0]);
+    if (EVP_PKEY_eq(X509_get0_pubkey(cert.get()), tpmKey_->publicKey()) != 1) {
+      ERR_clear_error();
+      return fail(Code::FailedPrecondition, "loading the TPM upstream CA certificate " + certPath +
+                                                ": it is not for the key in " + blobPath +
+                                                " (move both aside to start over with a new root)");
+    }
+  } else {
+    const SysTime now = clock_.now();
+    CaCertParams p{config_.trustDomain, now - Seconds(10), now + kTpmRootLifetime, "lanyard tpm ca",
+                   -1};
+    TpmSigningKey* tpm = tpmKey_.get();
+    LANYARD_TRY(cert, makeCaCertificate(p, tpm->publicKey(), nullptr, tpm->publicKey(),
+                                        [tpm](std::string_view tbs) { return tpm->sign(tbs); }));
+    LANYARD_TRY(std::string pem, certificateToPem(cert.get()));
+    if (auto written = fileio::writeAtomic(certPath, pem, 0644); !written) {
+      return fail(written.error().wrap("writing the TPM upstream CA certificate"));
+    }
+    log::get("svid")->info("created the TPM-resident root CA certificate {}", certPath);
+  }
+  upstream_.roots.push_back(ossl::upRef(cert.get()));
+  upstream_.cert = std::move(cert);
+  return {};
+}
+
+Result<ossl::UniquePtr<X509>> Authority::signByUpstream(const CaCertParams& params,
+                                                        EVP_PKEY* subjectKey) {
+  if (tpmKey_) {
+    TpmSigningKey* tpm = tpmKey_.get();
+    return makeCaCertificate(params, subjectKey, upstream_.cert.get(), tpm->publicKey(),
+                             [tpm](std::string_view tbs) { return tpm->sign(tbs); });
+  }
+  return makeCaCertificate(params, subjectKey, upstream_.cert.get(), upstream_.key.get());
+}
+
 Result<CaSlot> Authority::newSlot(SysTime now) {
   CaSlot slot;
   slot.id = state_.nextSlotId++;
   LANYARD_TRY(slot.key, generateKey(config_.caKeyType));
   CaCertParams p{config_.trustDomain, now - Seconds(10), now + config_.caTtl,
                  "lanyard ca " + std::to_string(slot.id), -1};
-  if (config_.upstream == UpstreamMode::Disk) {
-    LANYARD_TRY(slot.cert,
-                makeCaCertificate(p, slot.key.get(), upstream_.cert.get(), upstream_.key.get()));
+  if (config_.upstream != UpstreamMode::SelfSigned) {
+    LANYARD_TRY(slot.cert, signByUpstream(p, slot.key.get()));
   } else {
     LANYARD_TRY(slot.cert, makeCaCertificate(p, slot.key.get(), nullptr, slot.key.get()));
   }
@@ -253,7 +316,7 @@ Result<std::shared_ptr<const AuthoritySnapshot>> Authority::buildSnapshot() cons
               JwtSigner::create(ossl::upRef(act->jwtKey.get()), act->jwtKid, config_.jwtRsaPss));
   snap->jwt = std::make_shared<const JwtSigner>(std::move(signer));
   auto bundle = std::make_shared<Bundle>(config_.trustDomain);
-  if (config_.upstream == UpstreamMode::Disk) {
+  if (config_.upstream != UpstreamMode::SelfSigned) {
     for (const auto& r : upstream_.roots) {
       LANYARD_TRY_VOID(bundle->addX509Authority(r.get()));
     }

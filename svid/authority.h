@@ -13,16 +13,18 @@
 #include "common/result.h"
 #include "svid/authority_store.h"
 #include "svid/bundle.h"
+#include "svid/ca_certificate.h"
 #include "svid/jwt_svid.h"
 #include "svid/key.h"
 #include "svid/spiffe_id.h"
+#include "svid/tpm_key.h"
 #include "svid/x509_svid.h"
 
 namespace lanyard::svid {
 
-enum class UpstreamMode { SelfSigned, Disk };
+enum class UpstreamMode { SelfSigned, Disk, Tpm };
 
-/// "self_signed" / "disk".
+/// "self_signed" / "disk" / "tpm".
 const char* upstreamModeName(UpstreamMode m);
 
 struct AuthorityConfig {
@@ -36,6 +38,10 @@ struct AuthorityConfig {
   std::string upstreamCertFile{};
   std::string upstreamKeyFile{};
   std::string upstreamBundleFile{};
+  /// Tpm mode: the TCTI of the TPM that holds the root CA key (tss2 syntax). The key's
+  /// TPM-wrapped blob is <dataDir>/tpm-ca.tpmkey, its self-signed certificate
+  /// <dataDir>/tpm-ca.pem (valid kTpmRootLifetime); both are made on first start.
+  std::string tpmTcti{"device:/dev/tpmrm0"};
   /// Lifetime of each CA generation (SPIRE default 24 h).
   Seconds caTtl{24 * 3600};
   KeyType caKeyType = KeyType::EcP256;
@@ -54,6 +60,9 @@ struct AuthoritySnapshot {
   /// notAfter of the active CA: no SVID may outlive it.
   SysTime activeNotAfter;
 };
+
+/// Lifetime of the self-signed certificate of a TPM-resident root key.
+inline constexpr Seconds kTpmRootLifetime{10LL * 365 * 24 * 3600};
 
 /// Owns the CA generations and publishes an AuthoritySnapshot. rotate() is called by one
 /// owner thread (the daemon's io_context); current() may be called from any thread.
@@ -91,6 +100,9 @@ class Authority {
       : config_(std::move(config)), clock_(clock), store_(std::move(store)) {}
 
   Result<void> loadUpstream();
+  Result<void> loadTpmUpstream();
+  // Signs `params` for `subjectKey` with the upstream (disk or TPM) key.
+  Result<ossl::UniquePtr<X509>> signByUpstream(const CaCertParams& params, EVP_PKEY* subjectKey);
   Result<CaSlot> newSlot(SysTime now);
   Result<bool> advance(SysTime now);
   Result<std::shared_ptr<const AuthoritySnapshot>> buildSnapshot() const;
@@ -99,8 +111,9 @@ class Authority {
   const AuthorityConfig config_;
   const Clock& clock_;
   AuthorityStore store_;
-  Upstream upstream_;     // disk mode only
-  AuthorityState state_;  // owner thread only
+  Upstream upstream_;  // disk and tpm modes (tpm: no key here, it is in the TPM)
+  std::unique_ptr<TpmSigningKey> tpmKey_;  // tpm mode only
+  AuthorityState state_;                   // owner thread only
   // state_ changed but was not saved and published (save or snapshot failed): the next
   // advance() retries both even when nothing new is due. Owner thread only.
   bool dirty_ = false;

@@ -4,12 +4,19 @@
 
 #include <algorithm>
 
+#include <openssl/err.h>
+
+#include "svid/der_writer.h"
+#include "svid/key.h"
 #include "svid/x509_fields.h"
 
 namespace lanyard::svid {
 
-Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_PKEY* subjectKey,
-                                                X509* issuer, EVP_PKEY* issuerKey) {
+namespace {
+
+// Everything but the signature.
+Result<ossl::UniquePtr<X509>> unsignedCa(const CaCertParams& params, EVP_PKEY* subjectKey,
+                                         X509* issuer) {
   namespace f = x509fields;
   ossl::UniquePtr<X509> cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) {
@@ -45,7 +52,62 @@ Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_
   for (X509_EXTENSION* ext : {bc.get(), ku.get(), skiExt.get(), akiExt.get(), san.get()}) {
     LANYARD_TRY_VOID(f::addExtension(cert.get(), ext));
   }
-  return f::signAndReparse(cert.get(), issuerKey);
+  return cert;
+}
+
+std::string derOf(int len, unsigned char* der) {
+  std::string out(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+}  // namespace
+
+Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_PKEY* subjectKey,
+                                                X509* issuer, EVP_PKEY* issuerKey) {
+  LANYARD_TRY(auto cert, unsignedCa(params, subjectKey, issuer));
+  return x509fields::signAndReparse(cert.get(), issuerKey);
+}
+
+Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_PKEY* subjectKey,
+                                                X509* issuer, EVP_PKEY* issuerPublic,
+                                                const ExternalSigner& signer) {
+  LANYARD_TRY(auto cert, unsignedCa(params, subjectKey, issuer));
+  // A throwaway key of the signer's algorithm fills in both signature AlgorithmIdentifiers;
+  // its signature is then replaced by the signer's over the same TBSCertificate.
+  LANYARD_TRY(auto stand, generateKey(KeyType::EcP256));
+  LANYARD_TRY_VOID(x509fields::sign(cert.get(), stand.get()));
+  unsigned char* raw = nullptr;
+  int len = i2d_re_X509_tbs(cert.get(), &raw);
+  if (len <= 0) {
+    return ossl::fail("encoding the CA certificate's TBSCertificate");
+  }
+  const std::string tbs = derOf(len, raw);
+  const ASN1_BIT_STRING* oldSig = nullptr;
+  const X509_ALGOR* alg = nullptr;
+  X509_get0_signature(&oldSig, &alg, cert.get());
+  raw = nullptr;
+  len = i2d_X509_ALGOR(alg, &raw);
+  if (len <= 0) {
+    return ossl::fail("encoding the CA certificate's signature algorithm");
+  }
+  const std::string algDer = derOf(len, raw);
+  LANYARD_TRY(std::string sig, signer(tbs));
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, BIT STRING signature }
+  std::string body = tbs + algDer + der::tlv(der::kBitString, std::string(1, '\0') + sig);
+  const std::string certDer = der::tlv(der::kSequence, body);
+  const auto* p = reinterpret_cast<const unsigned char*>(certDer.data());
+  ossl::UniquePtr<X509> signedCert(d2i_X509(nullptr, &p, static_cast<long>(certDer.size())));
+  if (!signedCert) {
+    return ossl::fail("re-reading the externally signed CA certificate");
+  }
+  if (X509_verify(signedCert.get(), issuerPublic) != 1) {
+    ERR_clear_error();
+    return fail(Code::FailedPrecondition,
+                "minting CA certificate: the external signer's signature does not verify with "
+                "its public key");
+  }
+  return signedCert;
 }
 
 bool isSelfSigned(X509* cert) {

@@ -2,7 +2,9 @@
 // Signing (CA) certificates: self-signed roots and intermediates (X509-* CA column).
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "common/clock.h"
 #include "common/openssl.h"
@@ -30,6 +32,17 @@ struct CaCertParams {
 /// is capped at the issuer's notAfter.
 Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_PKEY* subjectKey,
                                                 X509* issuer, EVP_PKEY* issuerKey);
+
+/// A signer whose private key is not an EVP_PKEY in this process (a TPM key): returns the DER
+/// ECDSA-Sig-Value over SHA-256 of `tbsDer` (an ECDSA P-256 key).
+using ExternalSigner = std::function<Result<std::string>(std::string_view tbsDer)>;
+
+/// As above, signed ecdsa-with-SHA256 by `signer`, whose public key is `issuerPublic` (the
+/// subject key too when `issuer` is null: a self-signed root). The signature is verified with
+/// `issuerPublic` before the certificate is returned.
+Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_PKEY* subjectKey,
+                                                X509* issuer, EVP_PKEY* issuerPublic,
+                                                const ExternalSigner& signer);
 
 /// True when the certificate's subject and issuer match and it verifies with its own key.
 bool isSelfSigned(X509* cert);

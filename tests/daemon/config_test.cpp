@@ -97,6 +97,7 @@ void requireSameConfig(const Config& a, const Config& b) {
   CHECK(a.authority.upstream == b.authority.upstream);
   CHECK(a.authority.upstreamCertFile == b.authority.upstreamCertFile);
   CHECK(a.authority.upstreamKeyFile == b.authority.upstreamKeyFile);
+  CHECK(a.authority.tpmTcti == b.authority.tpmTcti);
   CHECK(a.authority.upstreamBundleFile == b.authority.upstreamBundleFile);
   CHECK(a.authority.caTtl == b.authority.caTtl);
   CHECK(a.authority.caKeyType == b.authority.caKeyType);
@@ -363,9 +364,18 @@ TEST_CASE("the authority section is checked key by key", "[daemon][config]") {
       {"authority: self_signed\n", "config.yaml:2: authority: expected a map, got a string"},
       {"authority:\n  upstrem: disk\n",
        "config.yaml:3: authority.upstrem: unknown key (known keys here: upstream, ca_ttl, disk, "
-       "ca_key_type, jwt_key_type)"},
+       "tpm, ca_key_type, jwt_key_type)"},
       {"authority:\n  upstream: vault\n",
-       "config.yaml:3: authority.upstream: unknown mode \"vault\" (want self_signed or disk)"},
+       "config.yaml:3: authority.upstream: unknown mode \"vault\" (want self_signed, disk or tpm)"},
+      {"authority:\n  tpm: {tcti: \"device:/dev/tpmrm0\"}\n",
+       "config.yaml:3: authority.tpm: only used with upstream: tpm (upstream is self_signed)"},
+      {"authority:\n  upstream: tpm\n  disk: {cert_file: a.pem, key_file: a.key}\n",
+       "config.yaml:4: authority.disk: only used with upstream: disk (upstream is tpm)"},
+      {"authority:\n  upstream: tpm\n  tpm:\n    device: /dev/tpmrm0\n",
+       "config.yaml:5: authority.tpm.device: unknown key (known keys here: tcti)"},
+      {"authority:\n  upstream: tpm\n  tpm:\n    tcti: \"\"\n",
+       "config.yaml:5: authority.tpm.tcti: want a TCTI such as device:/dev/tpmrm0 or "
+       "swtpm:host=127.0.0.1,port=2321"},
       {"authority:\n  ca_ttl: 1y\n",
        "config.yaml:3: authority.ca_ttl: duration \"1y\" must be one number and one unit: s, "
        "m, h or d (e.g. 90m, not 1h30m)"},
@@ -436,6 +446,23 @@ TEST_CASE("the health and attestors sections are checked", "[daemon][config]") {
   REQUIRE(ok);
   CHECK(ok->healthListen == "localhost:0");
   CHECK(ok->attestors["unix"].IsNull());
+}
+
+TEST_CASE("authority.upstream: tpm takes a TCTI and round-trips", "[daemon][config][tpm]") {
+  auto dflt = parseConfig("trust_domain: example.org\nauthority:\n  upstream: tpm\n", "c.yaml");
+  REQUIRE(dflt);
+  CHECK(dflt->authority.upstream == svid::UpstreamMode::Tpm);
+  CHECK(dflt->authority.tpmTcti == "device:/dev/tpmrm0");
+  auto set = parseConfig(
+      "trust_domain: example.org\nauthority:\n  upstream: tpm\n  tpm:\n"
+      "    tcti: swtpm:host=127.0.0.1,port=2321\n",
+      "c.yaml");
+  REQUIRE(set);
+  CHECK(set->authority.tpmTcti == "swtpm:host=127.0.0.1,port=2321");
+  auto back = parseConfig(toYaml(*set), "c.yaml");
+  REQUIRE(back);
+  CHECK(back->authority.upstream == svid::UpstreamMode::Tpm);
+  CHECK(back->authority.tpmTcti == set->authority.tpmTcti);
 }
 
 TEST_CASE("node_attestors.tpm is checked key by key", "[daemon][config][tpm]") {

@@ -60,6 +60,8 @@ LEVELS = {
     "authority": "trust_domain: example.org\nauthority:\n  zz_probe: 1\n",
     "authority.disk": ("trust_domain: example.org\nauthority:\n  upstream: disk\n"
                        "  disk:\n    zz_probe: 1\n"),
+    "authority.tpm": ("trust_domain: example.org\nauthority:\n  upstream: tpm\n"
+                      "  tpm:\n    zz_probe: 1\n"),
     "health": "trust_domain: example.org\nhealth:\n  zz_probe: 1\n",
     "entries[]": ("trust_domain: example.org\nentries:\n"
                   "  - spiffe_id: spiffe://example.org/a\n    selectors: [unix:uid:1]\n"

@@ -35,6 +35,7 @@ except ImportError as e:  # a laptop without the Debian packages (STYLE.md §9)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import verify  # noqa: E402
 from harness import CaseDir, Failure, StreamEnded, check, expect_code, wait_until  # noqa: E402
 
 UID = os.getuid()
@@ -339,11 +340,122 @@ def restart_same(t, tpm):
     check(t.client().first("FetchX509Bundles").bundles == bundle, "the bundle changed")
 
 
+# --- the TPM-resident CA key (authority.upstream: tpm) ---------------------------------------
+
+FIXED_TPM = 0x00000002
+FIXED_PARENT = 0x00000010
+SENSITIVE_DATA_ORIGIN = 0x00000020
+
+
+def tpm_authority(tcti):
+    return "authority:\n  upstream: tpm\n  tpm:\n    tcti: %s\n" % tcti
+
+
+def public_area(blob_path, out_path):
+    """Writes the TPM2B_PUBLIC at the start of a key blob to `out_path`; returns its
+    objectAttributes (TPM 2.0 Part 2 §12.2.4: size, type, nameAlg, objectAttributes...)."""
+    with open(blob_path, "rb") as f:
+        blob = f.read()
+    size = int.from_bytes(blob[:2], "big")
+    check(4 + size <= len(blob), "the key blob is shorter than its TPM2B_PUBLIC")
+    with open(out_path, "wb") as f:
+        f.write(blob[:2 + size])
+    return int.from_bytes(blob[6:10], "big")
+
+
+def svid_chain(t, workdir):
+    response = t.client().first("FetchX509SVID")
+    check(len(response.svids) == 1, "%d SVIDs, want 1" % len(response.svids))
+    leaf, chain, bundle = verify.check_x509_svid(response.svids[0], workdir)
+    return chain, bundle
+
+
+@case("authority.upstream: tpm: the root CA key is made in the TPM and only its TPM-wrapped "
+      "blob is on disk (0600; fixedTPM and fixedParent as tpm2_print reads them; no key file "
+      "in data_dir is the root's); SVIDs chain leaf → issuing CA → the TPM root "
+      "(openssl verify -x509_strict, Python cryptography)")
+def tpm_ca_key(t, tpm):
+    t.start_daemon(t.config([PLAIN_ENTRY], extra=tpm_authority(tpm.tcti)))
+    blob = os.path.join(t.data_dir, "tpm-ca.tpmkey")
+    root_pem = os.path.join(t.data_dir, "tpm-ca.pem")
+    check(os.path.exists(blob) and os.path.exists(root_pem), "no tpm-ca.tpmkey / tpm-ca.pem in "
+          "data_dir: %s" % sorted(os.listdir(t.data_dir)))
+    mode = os.stat(blob).st_mode & 0o777
+    check(mode == 0o600, "tpm-ca.tpmkey has mode %o, want 600" % mode)
+    attrs = public_area(blob, t.path("pub.bin"))
+    check(attrs & FIXED_TPM and attrs & FIXED_PARENT and attrs & SENSITIVE_DATA_ORIGIN,
+          "the key's objectAttributes 0x%08x lack fixedTPM, fixedParent or sensitiveDataOrigin"
+          % attrs)
+    printed = tpm.tool("tpm2_print", "-t", "TPM2B_PUBLIC", t.path("pub.bin"))
+    for word in ("fixedtpm", "fixedparent", "sensitivedataorigin", "sign"):
+        check(word in printed, "tpm2_print does not show %s:\n%s" % (word, printed))
+    for form in ("PEM", "DER"):
+        r = subprocess.run(["openssl", "pkey", "-inform", form, "-in", blob, "-noout"],
+                           capture_output=True)
+        check(r.returncode != 0, "openssl read the TPM key blob as a %s private key" % form)
+
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import serialization
+    with open(root_pem, "rb") as f:
+        root = cx509.load_pem_x509_certificate(f.read())
+    root_pub = root.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    for name in os.listdir(t.data_dir):
+        if not name.endswith(".key"):
+            continue
+        with open(os.path.join(t.data_dir, name), "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+        pub = key.public_key().public_bytes(serialization.Encoding.DER,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        check(pub != root_pub, "%s in data_dir is the TPM root's private key" % name)
+
+    chain, bundle = svid_chain(t, t.dir)
+    check(len(chain) == 2, "x509_svid has %d certificates, want leaf + issuing CA" % len(chain))
+    check([c.subject for c in bundle] == [root.subject] and bundle[0] == root,
+          "the X.509 bundle is not exactly tpm-ca.pem")
+
+
+@case("authority.upstream: tpm: after a restart, and after a restart with the issuing CA state "
+      "removed, the same TPM key signs the new issuing CA and the X.509 bundle is unchanged; a "
+      "blob from another TPM is refused at startup, naming the problem")
+def tpm_ca_restart(t, tpm):
+    config = t.config([PLAIN_ENTRY], extra=tpm_authority(tpm.tcti))
+    d = t.start_daemon(config)
+    chain1, bundle1 = svid_chain(t, t.dir)
+    d.stop()
+    d = t.start_daemon(config)
+    chain2, bundle2 = svid_chain(t, t.dir)
+    check(bundle2 == bundle1, "the X.509 bundle changed across a restart")
+    check(chain2[1] == chain1[1], "the issuing CA changed across a plain restart")
+    d.stop()
+    for name in os.listdir(t.data_dir):  # the issuing CA generations, not the TPM root
+        if name.startswith(("ca-", "jwt-")) or name == "authority.json":
+            os.remove(os.path.join(t.data_dir, name))
+    d = t.start_daemon(config)
+    chain3, bundle3 = svid_chain(t, t.dir)
+    check(chain3[1] != chain1[1], "no new issuing CA after its state was removed")
+    check(bundle3 == bundle1, "the X.509 bundle changed with a new issuing CA")
+    d.stop()
+
+    other = Swtpm(t.path("other-tpm"))
+    try:
+        path = t.path("other.yaml")
+        harness.write_atomically(path, t.config([PLAIN_ENTRY], extra=tpm_authority(other.tcti)))
+        r = subprocess.run([harness.daemon_path(), "--config", path], capture_output=True,
+                           text=True, timeout=30)
+        output = r.stdout + r.stderr
+        check(r.returncode != 0, "lanyardd started with another TPM's key blob")
+        check("loading the TPM upstream CA key" in output and "TPM" in output,
+              "the refusal does not say what failed:\n" + output)
+    finally:
+        other.stop()
+
+
 # --- driver ----------------------------------------------------------------------------------
 
 def missing_requirement():
     for tool in ("swtpm", "swtpm_setup", "tpm2_pcrread", "tpm2_pcrextend", "tpm2_readpublic",
-                 "tpm2_nvread", "tpm2_getcap", "openssl"):
+                 "tpm2_nvread", "tpm2_getcap", "tpm2_print", "openssl"):
         if shutil.which(tool) is None:
             return "%s is not installed (packaging/deps.sh installs swtpm and tpm2-tools)" % tool
     return None
