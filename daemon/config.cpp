@@ -91,28 +91,53 @@ Result<void> readPaths(const ConfigReader& r, const Fields& top, Config& c) {
   return {};
 }
 
-// Daemon-wide SVID TTLs. When a TTL is left at its default but authority.ca_ttl is too short
-// for it, the error points at ca_ttl, the key the operator did write.
-Result<void> readTtls(const ConfigReader& r, const Fields& top, Config& c) {
-  // readAuthority() has checked the section, so its keys are distinct strings.
-  std::optional<Field> caTtlField;
-  if (const Field* a = top.find("authority"); a != nullptr) {
-    for (auto it = a->value.begin(); it != a->value.end(); ++it) {
-      if (it->first.Scalar() == "ca_ttl") {
-        caTtlField = Field{.key = it->first, .value = it->second};
+// The field at a dotted path below `authority` ("ca_ttl", "tpm.issuing_ttl"), when written.
+// readAuthority() has checked the section, so its keys are distinct strings.
+std::optional<Field> authorityField(const Fields& top, std::string_view dotted) {
+  const Field* a = top.find("authority");
+  if (a == nullptr) {
+    return std::nullopt;
+  }
+  YAML::Node map = a->value;
+  while (true) {
+    const size_t dot = dotted.find('.');
+    const std::string_view part = dotted.substr(0, dot);
+    if (!map.IsMap()) {
+      return std::nullopt;
+    }
+    std::optional<Field> found;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (it->first.Scalar() == part) {
+        found = Field{.key = it->first, .value = it->second};
       }
     }
+    if (!found || dot == std::string_view::npos) {
+      return found;
+    }
+    map = found->value;
+    dotted.remove_prefix(dot + 1);
   }
+}
+
+// Daemon-wide SVID TTLs. When a TTL is left at its default but the CA lifetime that caps it
+// (authority.ca_ttl, or authority.tpm.issuing_ttl for X.509) is too short for it, the error
+// points at that key, the one the operator did write.
+Result<void> readTtls(const ConfigReader& r, const Fields& top, Config& c) {
   for (auto [key, ttl] :
        {std::pair{"x509_svid_ttl", &c.x509SvidTtl}, std::pair{"jwt_svid_ttl", &c.jwtSvidTtl}}) {
     if (const Field* f = top.find(key); f != nullptr) {
       LANYARD_TRY(*ttl, r.duration(*f, key));
-      LANYARD_TRY_VOID(checkSvidTtl(r, *f, key, *ttl, c.authority.caTtl));
-    } else if (caTtlField && *ttl > c.authority.caTtl / 2) {
-      return r.error(*caTtlField, "authority.ca_ttl",
-                     formatDuration(c.authority.caTtl) + " is less than twice " + key + " (" +
-                         formatDuration(*ttl) + ", the default): lower " + key +
-                         " or raise ca_ttl");
+      LANYARD_TRY_VOID(checkSvidTtl(r, *f, key, *ttl, c.authority));
+      continue;
+    }
+    auto [caTtl, caKey] = config_detail::signingCaTtl(c.authority, key);
+    const std::string_view caPath = std::string_view(caKey).substr(sizeof("authority.") - 1);
+    std::optional<Field> caField = authorityField(top, caPath);
+    if (caField && *ttl > caTtl / 2) {
+      return r.error(*caField, caKey,
+                     formatDuration(caTtl) + " is less than twice " + key + " (" +
+                         formatDuration(*ttl) + ", the default): lower " + key + " or raise " +
+                         std::string(caPath.substr(caPath.rfind('.') + 1)));
     }
   }
   return {};

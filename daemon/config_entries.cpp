@@ -67,7 +67,7 @@ Result<void> readTtlOverrides(const ConfigReader& r, const Fields& ef, const std
     if (const Field* f = ef.find(key); f != nullptr) {
       const std::string kp = joinPath(path, key);
       LANYARD_TRY(Seconds ttl, r.duration(*f, kp));
-      LANYARD_TRY_VOID(checkSvidTtl(r, *f, kp, ttl, c.authority.caTtl));
+      LANYARD_TRY_VOID(checkSvidTtl(r, *f, kp, ttl, c.authority));
       *out = ttl;
     }
   }
@@ -119,11 +119,20 @@ std::string duplicateKey(const RegistrationEntry& e) {
 
 }  // namespace
 
+std::pair<Seconds, const char*> signingCaTtl(const svid::AuthorityConfig& a,
+                                             std::string_view ttlKey) {
+  if (a.issuingTtl > Seconds(0) && ttlKey.ends_with("x509_svid_ttl")) {
+    return {a.issuingTtl, "authority.tpm.issuing_ttl"};
+  }
+  return {a.caTtl, "authority.ca_ttl"};
+}
+
 Result<void> checkSvidTtl(const ConfigReader& r, const Field& f, std::string_view path, Seconds ttl,
-                          Seconds caTtl) {
+                          const svid::AuthorityConfig& a) {
+  auto [caTtl, caKey] = signingCaTtl(a, path);
   if (ttl > caTtl / 2) {
     return r.error(f, path,
-                   formatDuration(ttl) + " is more than half of authority.ca_ttl (" +
+                   formatDuration(ttl) + " is more than half of " + caKey + " (" +
                        formatDuration(caTtl) +
                        "): an SVID never outlives its CA, so it would be cut short");
   }

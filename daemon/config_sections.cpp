@@ -17,7 +17,10 @@ namespace {
 
 constexpr std::array<std::string_view, 6> kAuthorityKeys = {
     "upstream", "ca_ttl", "disk", "tpm", "ca_key_type", "jwt_key_type"};
-constexpr std::array<std::string_view, 1> kAuthorityTpmKeys = {"tcti"};
+constexpr std::array<std::string_view, 2> kAuthorityTpmKeys = {"tcti", "issuing_ttl"};
+// authority.tpm.issuing_ttl default: the in-memory issuing CA lives 2 h and is replaced at 1 h,
+// so it always has the default x509_svid_ttl (1 h) left.
+constexpr Seconds kDefaultIssuingTtl{2 * 3600};
 constexpr std::array<std::string_view, 3> kDiskKeys = {"cert_file", "key_file", "bundle_file"};
 constexpr std::array<std::string_view, 1> kHealthKeys = {"listen"};
 constexpr std::array<std::string_view, 1> kNodeAttestorKeys = {"tpm"};
@@ -54,6 +57,7 @@ Result<void> readUpstream(const ConfigReader& r, const Fields& af, svid::Authori
     a.upstream = svid::UpstreamMode::Disk;
   } else if (mode == "tpm") {
     a.upstream = svid::UpstreamMode::Tpm;
+    a.issuingTtl = kDefaultIssuingTtl;  // the TPM key signs an in-memory issuing CA
   } else {
     return r.error(*f, "authority.upstream",
                    "unknown mode " + text::quote(mode, 64) + " (want self_signed, disk or tpm)");
@@ -81,6 +85,12 @@ Result<void> readAuthorityTpm(const ConfigReader& r, const Fields& af, svid::Aut
     if (a.tpmTcti.empty() || a.tpmTcti.find('\0') != std::string::npos) {
       return r.error(*v, "authority.tpm.tcti",
                      "want a TCTI such as device:/dev/tpmrm0 or swtpm:host=127.0.0.1,port=2321");
+    }
+  }
+  if (const Field* v = tf.find("issuing_ttl"); v != nullptr) {
+    LANYARD_TRY(a.issuingTtl, r.duration(*v, "authority.tpm.issuing_ttl"));
+    if (a.issuingTtl < Seconds(60)) {
+      return r.error(*v, "authority.tpm.issuing_ttl", "must be at least 1m");
     }
   }
   return {};

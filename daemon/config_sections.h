@@ -24,10 +24,17 @@ Result<void> readNodeAttestors(const ConfigReader& r, const Field& f, Config& c)
 /// `entries:` into c.entries; needs c.trustDomain and c.authority.caTtl.
 Result<void> readEntries(const ConfigReader& r, const Field& f, Config& c);
 
-/// Rejects an SVID TTL (`key` is x509_svid_ttl or jwt_svid_ttl) above half of the CA's
-/// lifetime: an SVID never outlives its CA (DESIGN.md §3), so a longer TTL would be silently
-/// cut short. `f` is where the TTL was written.
+/// Rejects an SVID TTL (`path` ends in x509_svid_ttl or jwt_svid_ttl) above half of the
+/// lifetime of the CA that signs it: an SVID never outlives its CA (DESIGN.md §3), so a longer
+/// TTL would be silently cut short. X.509-SVIDs are signed by the in-memory issuing CA when
+/// there is one (authority.tpm.issuing_ttl), else by a generation (authority.ca_ttl). `f` is
+/// where the TTL was written.
 Result<void> checkSvidTtl(const ConfigReader& r, const Field& f, std::string_view path, Seconds ttl,
-                          Seconds caTtl);
+                          const svid::AuthorityConfig& a);
+
+/// The lifetime of the CA that signs SVIDs of the kind named by `ttlKey` (x509_svid_ttl or
+/// jwt_svid_ttl), and the configuration key that sets it.
+std::pair<Seconds, const char*> signingCaTtl(const svid::AuthorityConfig& a,
+                                             std::string_view ttlKey);
 
 }  // namespace lanyard::daemon::config_detail

@@ -29,7 +29,9 @@ void writeAuthority(YAML::Emitter& out, const svid::AuthorityConfig& a) {
   }
   if (a.upstream == svid::UpstreamMode::Tpm) {
     out << YAML::Key << "tpm" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "tcti" << YAML::Value << a.tpmTcti << YAML::EndMap;
+    out << YAML::Key << "tcti" << YAML::Value << a.tpmTcti;
+    out << YAML::Key << "issuing_ttl" << YAML::Value << formatDuration(a.issuingTtl);
+    out << YAML::EndMap;
   }
   out << YAML::EndMap;
 }

@@ -260,7 +260,7 @@ void Daemon::rotateAuthority() {
     return;
   }
   auto log = log::get("daemon");
-  const SysTime activeBefore = authority_->current()->activeNotAfter;
+  const auto before = authority_->current();
   auto changed = authority_->rotate();
   if (!changed) {
     daemonMetrics_.caRotationFailures.inc();
@@ -273,9 +273,12 @@ void Daemon::rotateAuthority() {
   }
   rotationBackoff_ = Seconds(1);
   if (*changed) {
-    daemonMetrics_.bundleUpdates.inc();
-    if (authority_->current()->activeNotAfter != activeBefore) {
-      daemonMetrics_.caRotations.inc();  // a new generation signs from now on
+    const auto after = authority_->current();
+    if (after->bundle->sequence() != before->bundle->sequence()) {
+      daemonMetrics_.bundleUpdates.inc();
+    }
+    if (after->activeNotAfter != before->activeNotAfter) {
+      daemonMetrics_.caRotations.inc();  // a new CA signs from now on
     }
     auto bundle = authority_->current()->bundle;
     log->info("CA rotation: bundle of {} now has {} X.509 and {} JWT authorities (sequence {})",

@@ -15,8 +15,8 @@
 namespace lanyard::svid {
 namespace {
 
-SysTime slotNotBefore(const CaSlot& s) { return x509fields::notBefore(s.cert.get()); }
-SysTime slotNotAfter(const CaSlot& s) { return x509fields::notAfter(s.cert.get()); }
+SysTime slotNotBefore(const CaSlot& s) { return s.notBefore; }
+SysTime slotNotAfter(const CaSlot& s) { return s.notAfter; }
 
 // Rotation thresholds as fractions of a CA's lifetime (DESIGN.md §3): the next CA is in the
 // bundle from half-life on, and signs from the last sixth on, so relying parties see it at
@@ -53,8 +53,20 @@ Result<std::unique_ptr<Authority>> Authority::create(AuthorityConfig config, con
                 "configuring authority: ca_ttl must be at least 3 times the bundle refresh hint (" +
                     std::to_string(config.refreshHint.count()) + "s)");
   }
+  if (config.issuingTtl > Seconds(0)) {
+    if (config.upstream == UpstreamMode::SelfSigned) {
+      return fail(Code::InvalidArgument,
+                  "configuring authority: an in-memory issuing CA needs an upstream CA (disk or "
+                  "tpm) to sign it");
+    }
+    if (config.issuingTtl < Seconds(60)) {
+      return fail(Code::InvalidArgument,
+                  "configuring authority: the issuing CA lifetime must be at least 1m");
+    }
+  }
   LANYARD_TRY_VOID(fileio::makeDirs(config.dataDir, 0700));
-  AuthorityStore store(config.dataDir, config.trustDomain, upstreamModeName(config.upstream));
+  AuthorityStore store(config.dataDir, config.trustDomain, upstreamModeName(config.upstream),
+                       config.issuingTtl == Seconds(0));
   std::unique_ptr<Authority> a(new Authority(std::move(config), clock, std::move(store)));
   if (a->config_.upstream == UpstreamMode::Disk) {
     LANYARD_TRY_VOID(a->loadUpstream());
@@ -66,6 +78,9 @@ Result<std::unique_ptr<Authority>> Authority::create(AuthorityConfig config, con
     a->state_ = std::move(*loaded);
     if (a->config_.upstream != UpstreamMode::SelfSigned) {
       for (const auto& s : a->state_.slots) {
+        if (!s.cert) {
+          continue;  // a JWT-only generation (in-memory issuing CA)
+        }
         if (X509_check_issued(a->upstream_.cert.get(), s.cert.get()) != X509_V_OK ||
             X509_verify(s.cert.get(), X509_get0_pubkey(a->upstream_.cert.get())) != 1) {
           ERR_clear_error();
@@ -78,6 +93,9 @@ Result<std::unique_ptr<Authority>> Authority::create(AuthorityConfig config, con
       }
     }
   }
+  // With an in-memory issuing CA, rewrite the manifest at start: it records each generation's
+  // lifetime and drops CA files an older daemon persisted.
+  a->dirty_ = loaded && a->config_.issuingTtl > Seconds(0);
   auto changed = a->advance(clock.now());
   if (!changed) {
     return fail(changed.error());
@@ -211,8 +229,15 @@ Result<ossl::UniquePtr<X509>> Authority::signByUpstream(const CaCertParams& para
 Result<CaSlot> Authority::newSlot(SysTime now) {
   CaSlot slot;
   slot.id = state_.nextSlotId++;
+  slot.notBefore = now - Seconds(10);
+  slot.notAfter = now + config_.caTtl;
+  if (config_.issuingTtl > Seconds(0)) {
+    LANYARD_TRY(slot.jwtKey, generateKey(config_.jwtKeyType));
+    LANYARD_TRY(slot.jwtKid, keyIdFor(slot.jwtKey.get()));
+    return slot;
+  }
   LANYARD_TRY(slot.key, generateKey(config_.caKeyType));
-  CaCertParams p{config_.trustDomain, now - Seconds(10), now + config_.caTtl,
+  CaCertParams p{config_.trustDomain, slot.notBefore, slot.notAfter,
                  "lanyard ca " + std::to_string(slot.id), -1};
   if (config_.upstream != UpstreamMode::SelfSigned) {
     LANYARD_TRY(slot.cert, signByUpstream(p, slot.key.get()));
@@ -222,6 +247,32 @@ Result<CaSlot> Authority::newSlot(SysTime now) {
   LANYARD_TRY(slot.jwtKey, generateKey(config_.jwtKeyType));
   LANYARD_TRY(slot.jwtKid, keyIdFor(slot.jwtKey.get()));
   return slot;
+}
+
+Result<void> Authority::renewIssuing(SysTime now) {
+  const SysTime upstreamNotAfter = x509fields::notAfter(upstream_.cert.get());
+  const SysTime notAfter = std::min(now + config_.issuingTtl, upstreamNotAfter);
+  if (notAfter - now < Seconds(60)) {
+    return fail(Code::FailedPrecondition,
+                "issuing the in-memory X.509 CA: the upstream CA certificate expires at " +
+                    std::to_string(unixSeconds(upstreamNotAfter)) + " (unix seconds)");
+  }
+  LANYARD_TRY(auto key, generateKey(config_.caKeyType));
+  // pathLenConstraint 0: this CA signs SVIDs only.
+  CaCertParams p{config_.trustDomain, now - Seconds(10), notAfter,
+                 "lanyard issuing ca " + std::to_string(unixSeconds(now)), 0};
+  auto cert = signByUpstream(p, key.get());
+  if (!cert) {
+    return fail(cert.error().wrap("issuing the in-memory X.509 CA"));
+  }
+  issuing_.cert = std::move(*cert);
+  issuing_.key = std::move(key);
+  issuing_.renewAt = now + (notAfter - now) / 2;
+  log::get("svid")->info(
+      "new in-memory X.509 issuing CA signed by the {} upstream key: valid until {}, replaced "
+      "from {} (unix seconds)",
+      upstreamModeName(config_.upstream), unixSeconds(notAfter), unixSeconds(issuing_.renewAt));
+  return {};
 }
 
 const CaSlot* Authority::active() const {
@@ -235,12 +286,15 @@ const CaSlot* Authority::active() const {
 
 Result<bool> Authority::advance(SysTime now) {
   auto log = log::get("svid");
+  // What a generation is, in log lines: with an in-memory issuing CA it is a JWT key alone.
+  const char* gen = config_.issuingTtl > Seconds(0) ? "JWT key generation" : "CA";
   bool bundleChanged = false;
   bool stateChanged = false;
   auto expired = [&](const CaSlot& s) { return slotNotAfter(s) <= now; };
   for (const auto& s : state_.slots) {
     if (expired(s)) {
-      log->info("CA {} ({}) expired; removing it from the bundle", s.id, slotStateName(s.state));
+      log->info("{} {} ({}) expired; removing it from the bundle", gen, s.id,
+                slotStateName(s.state));
     }
   }
   size_t before = state_.slots.size();
@@ -262,7 +316,7 @@ Result<bool> Authority::advance(SysTime now) {
     } else {
       LANYARD_TRY(CaSlot s, newSlot(now));
       s.state = SlotState::Active;
-      log->info("created CA {} for {} (upstream {})", s.id, config_.trustDomain.name(),
+      log->info("created {} {} for {} (upstream {})", gen, s.id, config_.trustDomain.name(),
                 upstreamModeName(config_.upstream));
       state_.slots.push_back(std::move(s));
       bundleChanged = true;
@@ -271,7 +325,7 @@ Result<bool> Authority::advance(SysTime now) {
   CaSlot* act = findState(SlotState::Active);
   if (findState(SlotState::Prepared) == nullptr && now >= prepareAt(*act)) {
     LANYARD_TRY(CaSlot s, newSlot(now));
-    log->info("prepared CA {}: published in the bundle, signing from {}", s.id,
+    log->info("prepared {} {}: published in the bundle, signing from {}", gen, s.id,
               unixSeconds(activateAt(*act)));
     s.state = SlotState::Prepared;
     state_.slots.push_back(std::move(s));
@@ -279,26 +333,40 @@ Result<bool> Authority::advance(SysTime now) {
     bundleChanged = true;
   }
   if (CaSlot* p = findState(SlotState::Prepared); p != nullptr && now >= activateAt(*act)) {
-    log->info("activated CA {}; CA {} retired and kept in the bundle until it expires", p->id,
-              act->id);
+    log->info("activated {} {}; {} {} retired and kept in the bundle until it expires", gen, p->id,
+              gen, act->id);
     act->state = SlotState::Retired;
     p->state = SlotState::Active;
     stateChanged = true;
   }
-  if (!bundleChanged && !stateChanged && !dirty_) {
-    return false;
-  }
   if (bundleChanged) {
     ++state_.sequence;  // BUNDLE-2: strictly increasing, changed on every content change
   }
-  // Persist before publishing; on failure stay dirty so the next call retries both.
-  dirty_ = true;
-  LANYARD_TRY_VOID(store_.save(state_));
-  LANYARD_TRY(auto snap, buildSnapshot());
-  dirty_ = false;
-  std::lock_guard lock(mu_);
-  snapshot_ = std::move(snap);
-  return true;
+  if (bundleChanged || stateChanged || dirty_) {
+    // Persist before publishing; on failure stay dirty so the next call retries both.
+    dirty_ = true;
+    LANYARD_TRY_VOID(store_.save(state_));
+  }
+  // The in-memory issuing CA is not part of the bundle (the upstream root is): replacing it
+  // changes what signs, never what relying parties trust.
+  Result<void> issued;
+  bool issuingChanged = false;
+  if (config_.issuingTtl > Seconds(0) && (!issuing_.cert || now >= issuing_.renewAt)) {
+    issued = renewIssuing(now);
+    issuingChanged = issued.has_value();
+  }
+  bool published = false;
+  if ((dirty_ || issuingChanged) && (issuing_.cert || config_.issuingTtl == Seconds(0))) {
+    LANYARD_TRY(auto snap, buildSnapshot());
+    dirty_ = false;
+    std::lock_guard lock(mu_);
+    snapshot_ = std::move(snap);
+    published = true;
+  }
+  if (!issued) {
+    return fail(issued.error());  // the previous issuing CA (if any) signs until it expires
+  }
+  return published;
 }
 
 Result<std::shared_ptr<const AuthoritySnapshot>> Authority::buildSnapshot() const {
@@ -309,9 +377,11 @@ Result<std::shared_ptr<const AuthoritySnapshot>> Authority::buildSnapshot() cons
   for (const auto& c : upstream_.intermediates) {
     intermediates.push_back(ossl::upRef(c.get()));
   }
-  LANYARD_TRY(snap->x509,
-              X509SvidIssuer::create(ossl::upRef(act->cert.get()), ossl::upRef(act->key.get()),
-                                     std::move(intermediates)));
+  // The X.509 signer: the in-memory issuing CA, or the active generation's CA.
+  X509* caCert = issuing_.cert ? issuing_.cert.get() : act->cert.get();
+  EVP_PKEY* caKey = issuing_.cert ? issuing_.key.get() : act->key.get();
+  LANYARD_TRY(snap->x509, X509SvidIssuer::create(ossl::upRef(caCert), ossl::upRef(caKey),
+                                                 std::move(intermediates)));
   LANYARD_TRY(JwtSigner signer,
               JwtSigner::create(ossl::upRef(act->jwtKey.get()), act->jwtKid, config_.jwtRsaPss));
   snap->jwt = std::make_shared<const JwtSigner>(std::move(signer));
@@ -330,7 +400,7 @@ Result<std::shared_ptr<const AuthoritySnapshot>> Authority::buildSnapshot() cons
   bundle->setSequence(state_.sequence);
   bundle->setRefreshHintSeconds(config_.refreshHint.count());
   snap->bundle = std::move(bundle);
-  snap->activeNotAfter = slotNotAfter(*act);
+  snap->activeNotAfter = issuing_.cert ? x509fields::notAfter(caCert) : slotNotAfter(*act);
   return std::shared_ptr<const AuthoritySnapshot>(std::move(snap));
 }
 
@@ -351,6 +421,9 @@ SysTime Authority::nextRotation() const {
   }
   if (act != nullptr) {
     next = std::min(next, prepared ? activateAt(*act) : prepareAt(*act));
+  }
+  if (issuing_.cert) {
+    next = std::min(next, issuing_.renewAt);
   }
   return next;
 }

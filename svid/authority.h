@@ -44,6 +44,11 @@ struct AuthorityConfig {
   std::string tpmTcti{"device:/dev/tpmrm0"};
   /// Lifetime of each CA generation (SPIRE default 24 h).
   Seconds caTtl{24 * 3600};
+  /// Non-zero (disk and tpm upstreams; tpm sets it from authority.tpm.issuing_ttl): the X.509
+  /// issuing CA is a key that lives in memory only, signed by the upstream key for this long
+  /// and replaced at half its life and at every start. The persisted generations then hold
+  /// the JWT keys alone, rotated on caTtl. Zero: each generation's X.509 CA is persisted.
+  Seconds issuingTtl{0};
   KeyType caKeyType = KeyType::EcP256;
   KeyType jwtKeyType = KeyType::EcP256;
   /// Use PS256 rather than RS256 when the JWT key is RSA.
@@ -83,7 +88,8 @@ class Authority {
   /// publishing. Returns true when the snapshot changed.
   Result<bool> rotate();
 
-  /// The next moment rotate() has something to do.
+  /// The next moment rotate() has something to do (including renewing an in-memory issuing
+  /// CA).
   SysTime nextRotation() const;
 
   const AuthorityConfig& config() const { return config_; }
@@ -104,6 +110,8 @@ class Authority {
   // Signs `params` for `subjectKey` with the upstream (disk or TPM) key.
   Result<ossl::UniquePtr<X509>> signByUpstream(const CaCertParams& params, EVP_PKEY* subjectKey);
   Result<CaSlot> newSlot(SysTime now);
+  // Mints a new in-memory issuing CA signed by the upstream key (issuingTtl mode).
+  Result<void> renewIssuing(SysTime now);
   Result<bool> advance(SysTime now);
   Result<std::shared_ptr<const AuthoritySnapshot>> buildSnapshot() const;
   const CaSlot* active() const;
@@ -114,6 +122,12 @@ class Authority {
   Upstream upstream_;  // disk and tpm modes (tpm: no key here, it is in the TPM)
   std::unique_ptr<TpmSigningKey> tpmKey_;  // tpm mode only
   AuthorityState state_;                   // owner thread only
+  struct Issuing {
+    ossl::UniquePtr<X509> cert;
+    ossl::UniquePtr<EVP_PKEY> key;
+    SysTime renewAt{};
+  };
+  Issuing issuing_;  // issuingTtl mode only; owner thread only, never written to disk
   // state_ changed but was not saved and published (save or snapshot failed): the next
   // advance() retries both even when nothing new is due. Owner thread only.
   bool dirty_ = false;

@@ -16,6 +16,7 @@
 #include "svid/ca_certificate.h"
 #include "svid/jwk.h"
 #include "svid/key.h"
+#include "svid/x509_fields.h"
 #include "svid/x509_svid.h"
 
 namespace lanyard::svid {
@@ -66,42 +67,73 @@ const char* slotStateName(SlotState s) {
   return "unknown";
 }
 
-AuthorityStore::AuthorityStore(std::string dataDir, TrustDomain td, std::string upstream)
+AuthorityStore::AuthorityStore(std::string dataDir, TrustDomain td, std::string upstream,
+                               bool x509InSlots)
     : dir_(std::move(dataDir)),
       manifest_(dir_ + "/authority.json"),
       td_(std::move(td)),
-      upstream_(std::move(upstream)) {}
+      upstream_(std::move(upstream)),
+      x509InSlots_(x509InSlots) {}
 
 std::string AuthorityStore::slotFile(const char* prefix, uint64_t id, const char* ext) const {
   return dir_ + "/" + prefix + "-" + std::to_string(id) + ext;
 }
 
-Result<CaSlot> AuthorityStore::loadSlot(uint64_t id, const std::string& state,
-                                        const std::string& kid) const {
+Result<void> AuthorityStore::loadSlotLifetime(const nlohmann::json& s, CaSlot& slot) const {
+  if (s.contains("not_before") && s.contains("not_after")) {
+    slot.notBefore = fromUnixSeconds(s.at("not_before").get<int64_t>());
+    slot.notAfter = fromUnixSeconds(s.at("not_after").get<int64_t>());
+  } else {
+    // Written by a daemon that kept the X.509 CA in the slot: its certificate has the lifetime.
+    std::string certPath = slotFile("ca", slot.id, ".pem");
+    auto certText = fileio::read(certPath);
+    auto certs = parsePemCertificates(certText ? *certText : std::string());
+    if (!certText || !certs || certs->size() != 1) {
+      return badFile(manifest_, "slot " + std::to_string(slot.id) +
+                                    " has no not_before/not_after and no readable " + certPath);
+    }
+    slot.notBefore = x509fields::notBefore((*certs)[0].get());
+    slot.notAfter = x509fields::notAfter((*certs)[0].get());
+  }
+  if (slot.notAfter <= slot.notBefore) {
+    return badFile(manifest_, "slot " + std::to_string(slot.id) + " ends before it starts");
+  }
+  return {};
+}
+
+Result<CaSlot> AuthorityStore::loadSlot(const nlohmann::json& s) const {
   CaSlot slot;
-  slot.id = id;
-  auto st = parseState(state);
+  slot.id = s.at("id").get<uint64_t>();
+  const uint64_t id = slot.id;
+  const std::string kid = s.at("jwt_kid").get<std::string>();
+  auto st = parseState(s.at("state").get<std::string>());
   if (!st) {
     return badFile(manifest_, "slot " + std::to_string(id) + ": " + st.error().message);
   }
   slot.state = *st;
-  std::string certPath = slotFile("ca", id, ".pem");
-  auto certText = fileio::read(certPath);
-  if (!certText) {
-    return badFile(certPath, certText.error().message);
-  }
-  auto certs = parsePemCertificates(*certText);
-  if (!certs || certs->size() != 1) {
-    return badFile(certPath, "not exactly one valid PEM certificate (corrupted or truncated)");
-  }
-  slot.cert = std::move((*certs)[0]);
-  auto id2 = spiffeIdFromCertificate(slot.cert.get());
-  if (!id2 || id2->trustDomain() != td_) {
-    return badFile(certPath, "certificate is not a CA of trust domain " + td_.name());
-  }
-  LANYARD_TRY(slot.key, readKey(slotFile("ca", id, ".key")));
-  if (!keyMatchesCertificate(slot.cert.get(), slot.key.get())) {
-    return badFile(slotFile("ca", id, ".key"), "key does not match certificate " + certPath);
+  if (x509InSlots_) {
+    std::string certPath = slotFile("ca", id, ".pem");
+    auto certText = fileio::read(certPath);
+    if (!certText) {
+      return badFile(certPath, certText.error().message);
+    }
+    auto certs = parsePemCertificates(*certText);
+    if (!certs || certs->size() != 1) {
+      return badFile(certPath, "not exactly one valid PEM certificate (corrupted or truncated)");
+    }
+    slot.cert = std::move((*certs)[0]);
+    auto id2 = spiffeIdFromCertificate(slot.cert.get());
+    if (!id2 || id2->trustDomain() != td_) {
+      return badFile(certPath, "certificate is not a CA of trust domain " + td_.name());
+    }
+    LANYARD_TRY(slot.key, readKey(slotFile("ca", id, ".key")));
+    if (!keyMatchesCertificate(slot.cert.get(), slot.key.get())) {
+      return badFile(slotFile("ca", id, ".key"), "key does not match certificate " + certPath);
+    }
+    slot.notBefore = x509fields::notBefore(slot.cert.get());
+    slot.notAfter = x509fields::notAfter(slot.cert.get());
+  } else {
+    LANYARD_TRY_VOID(loadSlotLifetime(s, slot));
   }
   LANYARD_TRY(slot.jwtKey, readKey(slotFile("jwt", id, ".key")));
   auto realKid = keyIdFor(slot.jwtKey.get());
@@ -118,7 +150,7 @@ Result<std::optional<AuthorityState>> AuthorityStore::load() const {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
       std::string name = entry.path().filename().string();
-      if (name.rfind("ca-", 0) == 0 && name.size() > 4 &&
+      if ((name.rfind("ca-", 0) == 0 || name.rfind("jwt-", 0) == 0) && name.size() > 4 &&
           name.compare(name.size() - 4, 4, ".key") == 0) {
         return badFile(manifest_, "missing, but CA key " + entry.path().string() +
                                       " exists; refusing to create a new root (restore the "
@@ -157,8 +189,7 @@ Result<std::optional<AuthorityState>> AuthorityStore::load() const {
       if (id >= state.nextSlotId) {
         return badFile(manifest_, "slot id " + std::to_string(id) + " is not below next_slot");
       }
-      LANYARD_TRY(CaSlot slot, loadSlot(id, s.at("state").get<std::string>(),
-                                        s.at("jwt_kid").get<std::string>()));
+      LANYARD_TRY(CaSlot slot, loadSlot(s));
       state.slots.push_back(std::move(slot));
     }
     // At most one active and one prepared CA, each id once: anything else is not a state this
@@ -191,24 +222,31 @@ Result<void> AuthorityStore::save(const AuthorityState& state) const {
     std::string cert = slotFile("ca", slot.id, ".pem");
     std::string key = slotFile("ca", slot.id, ".key");
     std::string jwt = slotFile("jwt", slot.id, ".key");
-    for (const auto& p : {cert, key, jwt}) {
-      keep.insert(std::filesystem::path(p).filename().string());
+    keep.insert(std::filesystem::path(jwt).filename().string());
+    if (slot.cert) {
+      keep.insert(std::filesystem::path(cert).filename().string());
+      keep.insert(std::filesystem::path(key).filename().string());
     }
     // Committed slot files never change; any other slot's files are written now, even if
     // files with its id exist (left by a crash before their manifest was committed).
     if (committed_.count(slot.id) == 0) {
-      LANYARD_TRY(std::string certPem, certificateToPem(slot.cert.get()));
       // SecretBytes wipe the PEM text on every path out of this block.
-      LANYARD_TRY(std::string keyText, privateKeyToPem(slot.key.get()));
-      SecretBytes keyPem(std::move(keyText));
       LANYARD_TRY(std::string jwtText, privateKeyToPem(slot.jwtKey.get()));
       SecretBytes jwtPem(std::move(jwtText));
-      LANYARD_TRY_VOID(fileio::writeAtomic(key, keyPem.str(), 0600));
       LANYARD_TRY_VOID(fileio::writeAtomic(jwt, jwtPem.str(), 0600));
-      LANYARD_TRY_VOID(fileio::writeAtomic(cert, certPem, 0644));
+      if (slot.cert) {
+        LANYARD_TRY(std::string certPem, certificateToPem(slot.cert.get()));
+        LANYARD_TRY(std::string keyText, privateKeyToPem(slot.key.get()));
+        SecretBytes keyPem(std::move(keyText));
+        LANYARD_TRY_VOID(fileio::writeAtomic(key, keyPem.str(), 0600));
+        LANYARD_TRY_VOID(fileio::writeAtomic(cert, certPem, 0644));
+      }
     }
-    slots.push_back(
-        {{"id", slot.id}, {"state", slotStateName(slot.state)}, {"jwt_kid", slot.jwtKid}});
+    slots.push_back({{"id", slot.id},
+                     {"state", slotStateName(slot.state)},
+                     {"jwt_kid", slot.jwtKid},
+                     {"not_before", unixSeconds(slot.notBefore)},
+                     {"not_after", unixSeconds(slot.notAfter)}});
   }
   nlohmann::json m = {{"version", kManifestVersion},   {"trust_domain", td_.name()},
                       {"upstream", upstream_},         {"sequence", state.sequence},

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/clock.h"
 #include "common/openssl.h"
 #include "common/result.h"
 #include "svid/spiffe_id.h"
@@ -21,10 +24,14 @@ enum class SlotState { Prepared, Active, Retired };
 
 const char* slotStateName(SlotState s);
 
-/// One CA generation: an X.509 signing CA and a JWT signing key, rotated together.
+/// One CA generation: an X.509 signing CA and a JWT signing key, rotated together. When the
+/// X.509 issuing CA is kept in memory only (AuthorityConfig::issuingTtl), a generation is its
+/// JWT key alone: cert and key are null and the lifetime is recorded in the manifest.
 struct CaSlot {
   uint64_t id = 0;
   SlotState state = SlotState::Prepared;
+  SysTime notBefore{};
+  SysTime notAfter{};
   ossl::UniquePtr<X509> cert;
   ossl::UniquePtr<EVP_PKEY> key;
   ossl::UniquePtr<EVP_PKEY> jwtKey;
@@ -39,12 +46,15 @@ struct AuthorityState {
 };
 
 /// Reads and writes `<data_dir>/authority.json` plus one certificate and two key files per
-/// slot (`ca-<id>.pem`, `ca-<id>.key`, `jwt-<id>.key`; keys 0600). Slot files are immutable
-/// once written; authority.json is the commit point, replaced atomically after the slot files
-/// it names are durable. Not thread-safe: one owner (the Authority).
+/// slot (`ca-<id>.pem`, `ca-<id>.key`, `jwt-<id>.key`; keys 0600) — only `jwt-<id>.key` when
+/// the slots carry no X.509 CA. Slot files are immutable once written; authority.json is the
+/// commit point, replaced atomically after the slot files it names are durable. Not
+/// thread-safe: one owner (the Authority).
 class AuthorityStore {
  public:
-  AuthorityStore(std::string dataDir, TrustDomain td, std::string upstream);
+  /// `x509InSlots` false: slots hold JWT keys only, and any CA files a slot has on disk (left
+  /// by a daemon that persisted its issuing CA) are removed by the next save().
+  AuthorityStore(std::string dataDir, TrustDomain td, std::string upstream, bool x509InSlots);
 
   /// Loads the state. nullopt when the directory holds no authority at all (first start).
   /// Fails, naming the file and the problem, on a manifest that is corrupted, truncated or
@@ -60,7 +70,8 @@ class AuthorityStore {
   const std::string& manifestPath() const { return manifest_; }
 
  private:
-  Result<CaSlot> loadSlot(uint64_t id, const std::string& state, const std::string& kid) const;
+  Result<CaSlot> loadSlot(const nlohmann::json& s) const;
+  Result<void> loadSlotLifetime(const nlohmann::json& s, CaSlot& slot) const;
   std::string slotFile(const char* prefix, uint64_t id, const char* ext) const;
 
   std::string dir_;
@@ -71,6 +82,7 @@ class AuthorityStore {
   mutable std::set<uint64_t> committed_;
   TrustDomain td_;
   std::string upstream_;
+  bool x509InSlots_;
 };
 
 }  // namespace lanyard::svid

@@ -98,6 +98,7 @@ void requireSameConfig(const Config& a, const Config& b) {
   CHECK(a.authority.upstreamCertFile == b.authority.upstreamCertFile);
   CHECK(a.authority.upstreamKeyFile == b.authority.upstreamKeyFile);
   CHECK(a.authority.tpmTcti == b.authority.tpmTcti);
+  CHECK(a.authority.issuingTtl == b.authority.issuingTtl);
   CHECK(a.authority.upstreamBundleFile == b.authority.upstreamBundleFile);
   CHECK(a.authority.caTtl == b.authority.caTtl);
   CHECK(a.authority.caKeyType == b.authority.caKeyType);
@@ -372,7 +373,19 @@ TEST_CASE("the authority section is checked key by key", "[daemon][config]") {
       {"authority:\n  upstream: tpm\n  disk: {cert_file: a.pem, key_file: a.key}\n",
        "config.yaml:4: authority.disk: only used with upstream: disk (upstream is tpm)"},
       {"authority:\n  upstream: tpm\n  tpm:\n    device: /dev/tpmrm0\n",
-       "config.yaml:5: authority.tpm.device: unknown key (known keys here: tcti)"},
+       "config.yaml:5: authority.tpm.device: unknown key (known keys here: tcti, issuing_ttl)"},
+      {"authority:\n  upstream: tpm\n  tpm:\n    issuing_ttl: 30s\n",
+       "config.yaml:5: authority.tpm.issuing_ttl: must be at least 1m"},
+      {"authority:\n  upstream: tpm\n  tpm:\n    issuing_ttl: soon\n",
+       "config.yaml:5: authority.tpm.issuing_ttl: duration \"soon\" does not start with a "
+       "number (write e.g. 5m)"},
+      // X.509-SVIDs are signed by the in-memory issuing CA: their TTL is checked against it.
+      {"authority:\n  upstream: tpm\n  tpm:\n    issuing_ttl: 1h\n",
+       "config.yaml:5: authority.tpm.issuing_ttl: 1h is less than twice x509_svid_ttl (1h, the "
+       "default): lower x509_svid_ttl or raise issuing_ttl"},
+      {"x509_svid_ttl: 40m\nauthority:\n  upstream: tpm\n  tpm: {issuing_ttl: 1h}\n",
+       "config.yaml:2: x509_svid_ttl: 40m is more than half of authority.tpm.issuing_ttl (1h): an "
+       "SVID never outlives its CA, so it would be cut short"},
       {"authority:\n  upstream: tpm\n  tpm:\n    tcti: \"\"\n",
        "config.yaml:5: authority.tpm.tcti: want a TCTI such as device:/dev/tpmrm0 or "
        "swtpm:host=127.0.0.1,port=2321"},
@@ -453,16 +466,23 @@ TEST_CASE("authority.upstream: tpm takes a TCTI and round-trips", "[daemon][conf
   REQUIRE(dflt);
   CHECK(dflt->authority.upstream == svid::UpstreamMode::Tpm);
   CHECK(dflt->authority.tpmTcti == "device:/dev/tpmrm0");
+  CHECK(dflt->authority.issuingTtl == Seconds(2 * 3600));  // the in-memory issuing CA
   auto set = parseConfig(
-      "trust_domain: example.org\nauthority:\n  upstream: tpm\n  tpm:\n"
-      "    tcti: swtpm:host=127.0.0.1,port=2321\n",
+      "trust_domain: example.org\nx509_svid_ttl: 10m\nauthority:\n  upstream: tpm\n  tpm:\n"
+      "    tcti: swtpm:host=127.0.0.1,port=2321\n    issuing_ttl: 20m\n",
       "c.yaml");
   REQUIRE(set);
   CHECK(set->authority.tpmTcti == "swtpm:host=127.0.0.1,port=2321");
+  CHECK(set->authority.issuingTtl == Seconds(20 * 60));
   auto back = parseConfig(toYaml(*set), "c.yaml");
   REQUIRE(back);
   CHECK(back->authority.upstream == svid::UpstreamMode::Tpm);
   CHECK(back->authority.tpmTcti == set->authority.tpmTcti);
+  CHECK(back->authority.issuingTtl == set->authority.issuingTtl);
+  // Other upstreams keep each generation's X.509 CA on disk.
+  auto disk = parseConfig("trust_domain: example.org\n", "c.yaml");
+  REQUIRE(disk);
+  CHECK(disk->authority.issuingTtl == Seconds(0));
 }
 
 TEST_CASE("node_attestors.tpm is checked key by key", "[daemon][config][tpm]") {
@@ -558,6 +578,10 @@ TEST_CASE("entries are checked key by key", "[daemon][config]") {
        "    x509_svid_ttl: 1d\n",
        "config.yaml:5: entries[0].x509_svid_ttl: 1d is more than half of authority.ca_ttl "
        "(1d): an SVID never outlives its CA, so it would be cut short"},
+      {"authority: {upstream: tpm}\nentries:\n  - spiffe_id: spiffe://example.org/a\n"
+       "    selectors: [unix:uid:1]\n    x509_svid_ttl: 90m\n",
+       "config.yaml:6: entries[0].x509_svid_ttl: 90m is more than half of "
+       "authority.tpm.issuing_ttl (2h): an SVID never outlives its CA, so it would be cut short"},
       {"entries:\n  - spiffe_id: spiffe://example.org/a\n    selectors: [unix:uid:1]\n"
        "    jwt_svid_ttl: 5\n",
        "config.yaml:5: entries[0].jwt_svid_ttl: missing unit (s, m, h or d) after \"5\""},

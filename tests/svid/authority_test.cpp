@@ -4,7 +4,11 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
+#include <set>
+
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/file_io.h"
 #include "support/temp_dir.h"
@@ -283,6 +287,202 @@ namespace {
 
 // An operator's CA made with plain OpenSSL: an SKI that is not SHA-1 of the key (RFC 7093
 // style), a notAfter of 9999-12-31 ("no well-defined expiration") and an optional path length.
+
+// --- In-memory issuing CA (authority.upstream: tpm sets issuingTtl; disk stands in here) ---
+
+AuthorityConfig inMemoryIssuing(const Upstream& u, const std::string& dataDir) {
+  AuthorityConfig c = diskConfig(u, dataDir);
+  c.issuingTtl = Seconds(2 * 3600);
+  return c;
+}
+
+std::set<std::string> filesIn(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    names.insert(e.path().filename().string());
+  }
+  return names;
+}
+
+std::string issuingDer(const Authority& a) {
+  return *certificateToDer(a.current()->x509->caCertificate());
+}
+
+TEST_CASE("an in-memory issuing CA signed by the upstream mints SVIDs; only JWT keys are on disk",
+          "[svid][authority][issuing]") {
+  FakeClock clock(kStart);
+  Upstream u;
+  writeUpstream(u, kStart, false);
+  testing::TempDir data;
+  auto a = Authority::create(inMemoryIssuing(u, data.path()), clock);
+  REQUIRE(a);
+  auto snap = (*a)->current();
+  X509* issuing = snap->x509->caCertificate();
+  CHECK(X509_check_issued(u.root.get(), issuing) == X509_V_OK);
+  CHECK(x509fields::notAfter(issuing) == kStart + Seconds(2 * 3600));
+  CHECK(X509_get_pathlen(issuing) == 0);  // signs SVIDs only
+  CHECK(snap->activeNotAfter == kStart + Seconds(2 * 3600));
+  // The bundle is the upstream root and the JWT key (BUNDLE-4): the issuing CA is not in it.
+  REQUIRE(snap->bundle->x509Authorities().size() == 1);
+  CHECK(X509_cmp(snap->bundle->x509Authorities()[0].get(), u.root.get()) == 0);
+  CHECK(snap->bundle->jwtAuthorities().size() == 1);
+  // X509-13: the chain is leaf, issuing CA (the root is left out).
+  auto svid = snap->x509->mint(sid("spiffe://example.org/w"), {{}, Seconds(3 * 3600)}, kStart);
+  REQUIRE(svid);
+  CHECK(chainLength(*svid) == 2u);
+  CHECK(verifyX509Svid(svid->chainDer(), mapOf(*snap), clock.now()));
+  CHECK(svid->notAfter == kStart + Seconds(2 * 3600));  // never outlives its issuing CA
+  // Nothing on disk holds the issuing key.
+  CHECK(filesIn(data.path()) == std::set<std::string>{"authority.json", "jwt-1.key"});
+  auto manifest = *fileio::read(data.file("authority.json"));
+  CHECK_THAT(manifest, Catch::Contains("\"not_after\": " +
+                                       std::to_string(unixSeconds(kStart + Seconds(24 * 3600)))));
+}
+
+TEST_CASE("the in-memory issuing CA is replaced at half its life; the bundle does not change",
+          "[svid][authority][issuing]") {
+  FakeClock clock(kStart);
+  Upstream u;
+  writeUpstream(u, kStart, false);
+  testing::TempDir data;
+  auto created = Authority::create(inMemoryIssuing(u, data.path()), clock);
+  REQUIRE(created);
+  Authority& a = **created;
+  const std::string first = issuingDer(a);
+  const std::string bundle = *a.current()->bundle->toSpiffeJson();
+  auto oldLeaf = a.current()->x509->mint(sid("spiffe://example.org/w"), {}, clock.now());
+  REQUIRE(oldLeaf);
+  CHECK(a.nextRotation() == kStart + Seconds(3600));
+
+  clock.advance(Seconds(3599));
+  auto early = a.rotate();
+  REQUIRE(early);
+  CHECK_FALSE(*early);
+  CHECK(issuingDer(a) == first);
+
+  clock.advance(Seconds(1));
+  auto changed = a.rotate();
+  REQUIRE(changed);
+  CHECK(*changed);
+  CHECK(issuingDer(a) != first);
+  CHECK(x509fields::notAfter(a.current()->x509->caCertificate()) == clock.now() + Seconds(7200));
+  CHECK(*a.current()->bundle->toSpiffeJson() == bundle);  // same content, same sequence
+  // An SVID of the replaced issuing CA still verifies: both chain to the same root.
+  CHECK(verifyX509Svid(oldLeaf->chainDer(), mapOf(*a.current()), clock.now() - Seconds(1)));
+  CHECK(a.nextRotation() == clock.now() + Seconds(3600));
+  CHECK(filesIn(data.path()) == std::set<std::string>{"authority.json", "jwt-1.key"});
+}
+
+TEST_CASE("with an in-memory issuing CA the JWT keys still rotate on ca_ttl and survive restarts",
+          "[svid][authority][issuing]") {
+  FakeClock clock(kStart);
+  Upstream u;
+  writeUpstream(u, kStart, false);
+  testing::TempDir data;
+  auto cfg = inMemoryIssuing(u, data.path());
+  std::string firstIssuing;
+  std::string bundle;
+  {
+    auto a = Authority::create(cfg, clock);
+    REQUIRE(a);
+    firstIssuing = issuingDer(**a);
+    bundle = *(*a)->current()->bundle->toSpiffeJson();
+  }
+  clock.advance(Seconds(600));
+  {
+    // A restart mints a new issuing CA (its key was never written) and keeps the bundle.
+    auto b = Authority::create(cfg, clock);
+    REQUIRE(b);
+    CHECK(issuingDer(**b) != firstIssuing);
+    CHECK(*(*b)->current()->bundle->toSpiffeJson() == bundle);
+  }
+  clock.set(kStart + Seconds(12 * 3600));  // half of ca_ttl: the next JWT key is published
+  auto c = Authority::create(cfg, clock);
+  REQUIRE(c);
+  CHECK((*c)->current()->bundle->jwtAuthorities().size() == 2);
+  CHECK((*c)->current()->bundle->sequence() == uint64_t{2});
+  CHECK(filesIn(data.path()) == std::set<std::string>{"authority.json", "jwt-1.key", "jwt-2.key"});
+  // The first generation has expired (and the third is published at the second's half-life).
+  clock.set(kStart + Seconds(25 * 3600));
+  REQUIRE((*c)->rotate());
+  CHECK((*c)->current()->bundle->jwtAuthorities().size() == 2);
+  CHECK(filesIn(data.path()) == std::set<std::string>{"authority.json", "jwt-2.key", "jwt-3.key"});
+}
+
+TEST_CASE("a data directory whose generations hold a persisted X.509 CA is taken over",
+          "[svid][authority][issuing]") {
+  FakeClock clock(kStart);
+  Upstream u;
+  writeUpstream(u, kStart, false);
+  testing::TempDir data;
+  std::string jwks;
+  {
+    auto a = Authority::create(diskConfig(u, data.path()), clock);  // persists ca-1.*
+    REQUIRE(a);
+    jwks = *(*a)->current()->bundle->toSpiffeJson();
+    REQUIRE(fileio::exists(data.file("ca-1.key")));
+  }
+  for (int restart = 0; restart < 2; ++restart) {
+    auto b = Authority::create(inMemoryIssuing(u, data.path()), clock);
+    REQUIRE(b);
+    CHECK(*(*b)->current()->bundle->toSpiffeJson() == jwks);
+    CHECK(filesIn(data.path()) == std::set<std::string>{"authority.json", "jwt-1.key"});
+  }
+}
+
+TEST_CASE("in-memory issuing CA errors", "[svid][authority][issuing]") {
+  FakeClock clock(kStart);
+  Upstream u;
+  writeUpstream(u, kStart, false);
+  testing::TempDir data;
+  const SysTime rootEnd = x509fields::notAfter(u.root.get());
+
+  SECTION("it needs an upstream to sign it") {
+    auto cfg = selfSigned(data.path());
+    cfg.issuingTtl = Seconds(3600);
+    auto a = Authority::create(cfg, clock);
+    REQUIRE_FALSE(a);
+    CHECK_THAT(a.error().message, Catch::Contains("needs an upstream CA"));
+  }
+  SECTION("a lifetime under a minute") {
+    auto cfg = inMemoryIssuing(u, data.path());
+    cfg.issuingTtl = Seconds(30);
+    auto a = Authority::create(cfg, clock);
+    REQUIRE_FALSE(a);
+    CHECK_THAT(a.error().message, Catch::Contains("at least 1m"));
+  }
+  SECTION("an upstream about to expire: capped, then renewal fails and the old CA signs on") {
+    clock.set(rootEnd - Seconds(100));
+    auto a = Authority::create(inMemoryIssuing(u, data.path()), clock);
+    REQUIRE(a);
+    CHECK(x509fields::notAfter((*a)->current()->x509->caCertificate()) == rootEnd);
+    const std::string before = issuingDer(**a);
+    clock.advance(Seconds(50));  // half of what was left: due, but under a minute remains
+    auto r = (*a)->rotate();
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains("issuing the in-memory X.509 CA") &&
+                                      Catch::Contains("upstream CA certificate expires"));
+    CHECK(issuingDer(**a) == before);
+  }
+  SECTION("an upstream that has expired stops startup") {
+    clock.set(rootEnd + Seconds(1));
+    auto a = Authority::create(inMemoryIssuing(u, data.path()), clock);
+    REQUIRE_FALSE(a);
+    CHECK_THAT(a.error().message, Catch::Contains("upstream CA certificate expires"));
+  }
+  SECTION("a generation with neither a recorded lifetime nor a certificate is refused") {
+    REQUIRE(Authority::create(inMemoryIssuing(u, data.path()), clock));
+    auto text = *fileio::read(data.file("authority.json"));
+    auto m = nlohmann::json::parse(text);
+    m["slots"][0].erase("not_before");
+    REQUIRE(fileio::writeAtomic(data.file("authority.json"), m.dump(), 0600));
+    auto a = Authority::create(inMemoryIssuing(u, data.path()), clock);
+    REQUIRE_FALSE(a);
+    CHECK_THAT(a.error().message, Catch::Contains("authority.json") &&
+                                      Catch::Contains("slot 1 has no not_before/not_after"));
+  }
+}
+
 void writeForeignUpstream(const testing::TempDir& dir, int pathLen) {
   auto key = *generateKey(KeyType::EcP256);
   ossl::UniquePtr<X509> cert(X509_new());
