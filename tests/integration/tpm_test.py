@@ -347,8 +347,21 @@ FIXED_PARENT = 0x00000010
 SENSITIVE_DATA_ORIGIN = 0x00000020
 
 
-def tpm_authority(tcti):
-    return "authority:\n  upstream: tpm\n  tpm:\n    tcti: %s\n" % tcti
+def tpm_authority(tcti, issuing_ttl=None):
+    text = "authority:\n  upstream: tpm\n  tpm:\n    tcti: %s\n" % tcti
+    if issuing_ttl:
+        text += "    issuing_ttl: %s\n" % issuing_ttl
+    return text
+
+
+def public_der(key):
+    from cryptography.hazmat.primitives import serialization
+    return key.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def jwt_bundle(t):
+    return t.client().first("FetchJWTBundles").bundles
 
 
 def public_area(blob_path, out_path):
@@ -371,9 +384,10 @@ def svid_chain(t, workdir):
 
 
 @case("authority.upstream: tpm: the root CA key is made in the TPM and only its TPM-wrapped "
-      "blob is on disk (0600; fixedTPM and fixedParent as tpm2_print reads them; no key file "
-      "in data_dir is the root's); SVIDs chain leaf → issuing CA → the TPM root "
-      "(openssl verify -x509_strict, Python cryptography)")
+      "blob is on disk (0600; fixedTPM and fixedParent as tpm2_print reads them); SVIDs chain "
+      "leaf → issuing CA → the TPM root (openssl verify -x509_strict, Python cryptography); the "
+      "issuing CA lives issuing_ttl (default 2h) with pathLenConstraint 0, and neither its key "
+      "nor the root's is in any file of data_dir (only the JWT keys are)")
 def tpm_ca_key(t, tpm):
     t.start_daemon(t.config([PLAIN_ENTRY], extra=tpm_authority(tpm.tcti)))
     blob = os.path.join(t.data_dir, "tpm-ca.tpmkey")
@@ -398,35 +412,53 @@ def tpm_ca_key(t, tpm):
     from cryptography.hazmat.primitives import serialization
     with open(root_pem, "rb") as f:
         root = cx509.load_pem_x509_certificate(f.read())
-    root_pub = root.public_key().public_bytes(serialization.Encoding.DER,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
-    for name in os.listdir(t.data_dir):
-        if not name.endswith(".key"):
-            continue
-        with open(os.path.join(t.data_dir, name), "rb") as f:
-            key = serialization.load_pem_private_key(f.read(), None)
-        pub = key.public_key().public_bytes(serialization.Encoding.DER,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
-        check(pub != root_pub, "%s in data_dir is the TPM root's private key" % name)
-
     chain, bundle = svid_chain(t, t.dir)
     check(len(chain) == 2, "x509_svid has %d certificates, want leaf + issuing CA" % len(chain))
     check([c.subject for c in bundle] == [root.subject] and bundle[0] == root,
           "the X.509 bundle is not exactly tpm-ca.pem")
+    issuing = chain[1]
+    lifetime = issuing.not_valid_after - issuing.not_valid_before
+    check(lifetime.total_seconds() == 2 * 3600 + 10,
+          "the issuing CA is valid %s, want 2h (and 10 s of clock skew)" % lifetime)
+    constraints = issuing.extensions.get_extension_for_class(cx509.BasicConstraints).value
+    check(constraints.ca and constraints.path_length == 0,
+          "the issuing CA's basicConstraints are %s, want CA with pathLenConstraint 0"
+          % constraints)
+
+    # Every private key in data_dir: JWT keys only, none of them a CA's.
+    ca_keys = {public_der(root.public_key()): "the TPM root",
+               public_der(issuing.public_key()): "the issuing CA"}
+    key_files = []
+    for name in sorted(os.listdir(t.data_dir)):
+        with open(os.path.join(t.data_dir, name), "rb") as f:
+            data = f.read()
+        if b"PRIVATE KEY" not in data:
+            continue
+        key_files.append(name)
+        pub = public_der(serialization.load_pem_private_key(data, None).public_key())
+        check(pub not in ca_keys, "%s in data_dir holds %s's private key"
+              % (name, ca_keys.get(pub)))
+    check(key_files and all(n.startswith("jwt-") for n in key_files),
+          "private keys in data_dir: %s, want the JWT keys alone" % key_files)
 
 
-@case("authority.upstream: tpm: after a restart, and after a restart with the issuing CA state "
-      "removed, the same TPM key signs the new issuing CA and the X.509 bundle is unchanged; a "
-      "blob from another TPM is refused at startup, naming the problem")
+@case("authority.upstream: tpm: a restart makes a new in-memory issuing CA, signed by the same "
+      "TPM key, and keeps the X.509 and JWT bundles; so does a restart with the JWT generations "
+      "removed for the X.509 bundle; a blob from another TPM is refused at startup, naming the "
+      "problem")
 def tpm_ca_restart(t, tpm):
     config = t.config([PLAIN_ENTRY], extra=tpm_authority(tpm.tcti))
     d = t.start_daemon(config)
     chain1, bundle1 = svid_chain(t, t.dir)
+    jwt1 = jwt_bundle(t)
     d.stop()
     d = t.start_daemon(config)
     chain2, bundle2 = svid_chain(t, t.dir)
     check(bundle2 == bundle1, "the X.509 bundle changed across a restart")
-    check(chain2[1] == chain1[1], "the issuing CA changed across a plain restart")
+    check(jwt_bundle(t) == jwt1, "the JWT bundle changed across a restart")
+    check(chain2[1] != chain1[1] and chain2[1].issuer == chain1[1].issuer,
+          "a restart did not make a new issuing CA under the same root (its key is never "
+          "written, so it cannot be reused)")
     d.stop()
     for name in os.listdir(t.data_dir):  # the issuing CA generations, not the TPM root
         if name.startswith(("ca-", "jwt-")) or name == "authority.json":
@@ -449,6 +481,30 @@ def tpm_ca_restart(t, tpm):
               "the refusal does not say what failed:\n" + output)
     finally:
         other.stop()
+
+
+@case("authority.upstream: tpm: the TPM key signs a new issuing CA at half of issuing_ttl "
+      "(1m here) while the daemon runs; open streams get SVIDs from it, the bundle unchanged")
+def tpm_issuing_renewal(t, tpm):
+    d = t.start_daemon(t.config([PLAIN_ENTRY], extra="x509_svid_ttl: 30s\n" +
+                                tpm_authority(tpm.tcti, issuing_ttl="1m")))
+    stream = t.client().stream("FetchX509SVID")
+    first, _ = stream.next(5, "the first X.509 message")
+    _, chain1, bundle1 = verify.check_x509_svid(first.svids[0], t.dir)
+    def issuing_der(message):
+        return verify.split_der(message.svids[0].x509_svid, "x509_svid")[1]
+
+    # SVIDs renew at about half their 30 s life: one from the new issuing CA comes at the
+    # first renewal after 30 s.
+    renewed = stream.wait_for(lambda m: issuing_der(m) != issuing_der(first), 60,
+                              "an SVID from a new issuing CA")
+    _, chain2, bundle2 = verify.check_x509_svid(renewed.svids[0], t.dir)
+    check(bundle2 == bundle1, "the X.509 bundle changed with the issuing CA")
+    started = chain2[1].not_valid_before - chain1[1].not_valid_before
+    check(25 <= started.total_seconds() <= 40,
+          "the new issuing CA started %s after the first, want about 30 s (half of 1m)" % started)
+    check("new in-memory X.509 issuing CA signed by the tpm upstream key" in d.log(),
+          "the renewal is not logged")
 
 
 # --- driver ----------------------------------------------------------------------------------
