@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // TPM costs next to their software floor, in the same run (docs/benchmarks.md, "TPM"): one
 // signature by the TPM-resident CA key (TpmSigningKey::sign: connect, derive the SRK, load,
-// sign, flush) against an ECDSA P-256 signature by OpenSSL; and one node measurement
-// (measureNode: EK, AK under the EK, quote, PCR read, verification). Needs a TPM:
+// sign, flush) against an ECDSA P-256 signature by OpenSSL; one quote on an open connection
+// (TpmDevice::quote: AK under the EK, quote of 3 PCRs, flush); and one node measurement
+// (measureNode: connect, EK, AK under the EK, quote, PCR read, verification). Needs a TPM:
 //   LANYARD_BENCH_TCTI=swtpm:host=127.0.0.1,port=2321 ./build/bench/tpm_bench
 // (tests/integration/tpm_test.py shows how to start swtpm with EK certificates).
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <benchmark/benchmark.h>
 
 #include "attestors/tpm/node_attestor.h"
+#include "attestors/tpm/tpm_device.h"
 #include "svid/key.h"
 #include "svid/tpm_key.h"
 
@@ -62,6 +64,28 @@ void BM_TpmSign(benchmark::State& state) {
   std::filesystem::remove(blob);
 }
 BENCHMARK(BM_TpmSign)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+void BM_TpmQuote(benchmark::State& state) {
+  if (tcti().empty()) {
+    state.SkipWithError("set LANYARD_BENCH_TCTI");
+    return;
+  }
+  auto device = attestors::tpm::TpmDevice::open(tcti());
+  if (!device) {
+    state.SkipWithError(device.error().message.c_str());
+    return;
+  }
+  const std::string nonce(32, 'n');
+  for (auto _ : state) {
+    auto q = (*device)->quote(attestors::tpm::kDefaultEkHandle, {0, 7, 16}, nonce);
+    if (!q) {
+      state.SkipWithError(q.error().message.c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(q->quote);
+  }
+}
+BENCHMARK(BM_TpmQuote)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 void BM_TpmMeasureNode(benchmark::State& state) {
   if (tcti().empty()) {
