@@ -17,7 +17,8 @@ namespace {
 
 constexpr std::array<std::string_view, 6> kAuthorityKeys = {
     "upstream", "ca_ttl", "disk", "tpm", "ca_key_type", "jwt_key_type"};
-constexpr std::array<std::string_view, 2> kAuthorityTpmKeys = {"tcti", "issuing_ttl"};
+constexpr std::array<std::string_view, 4> kAuthorityTpmKeys = {"tcti", "issuing_ttl", "cert_file",
+                                                               "bundle_file"};
 // authority.tpm.issuing_ttl default: the in-memory issuing CA lives 2 h and is replaced at 1 h,
 // so it always has the default x509_svid_ttl (1 h) left.
 constexpr Seconds kDefaultIssuingTtl{2 * 3600};
@@ -86,6 +87,16 @@ Result<void> readAuthorityTpm(const ConfigReader& r, const Fields& af, svid::Aut
       return r.error(*v, "authority.tpm.tcti",
                      "want a TCTI such as device:/dev/tpmrm0 or swtpm:host=127.0.0.1,port=2321");
     }
+  }
+  if (const Field* v = tf.find("cert_file"); v != nullptr) {
+    LANYARD_TRY(a.tpmCertFile, r.path(*v, "authority.tpm.cert_file"));
+  }
+  if (const Field* v = tf.find("bundle_file"); v != nullptr) {
+    if (a.tpmCertFile.empty()) {
+      return r.error(*v, "authority.tpm.bundle_file",
+                     "only used with authority.tpm.cert_file (the roots of its chain)");
+    }
+    LANYARD_TRY(a.tpmBundleFile, r.path(*v, "authority.tpm.bundle_file"));
   }
   if (const Field* v = tf.find("issuing_ttl"); v != nullptr) {
     LANYARD_TRY(a.issuingTtl, r.duration(*v, "authority.tpm.issuing_ttl"));

@@ -31,6 +31,12 @@ void writeAuthority(YAML::Emitter& out, const svid::AuthorityConfig& a) {
     out << YAML::Key << "tpm" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "tcti" << YAML::Value << a.tpmTcti;
     out << YAML::Key << "issuing_ttl" << YAML::Value << formatDuration(a.issuingTtl);
+    if (!a.tpmCertFile.empty()) {
+      out << YAML::Key << "cert_file" << YAML::Value << a.tpmCertFile;
+    }
+    if (!a.tpmBundleFile.empty()) {
+      out << YAML::Key << "bundle_file" << YAML::Value << a.tpmBundleFile;
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndMap;

@@ -8,11 +8,39 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/file_io.h"
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "svid/authority.h"
 
 namespace {
+
+// --tpm-csr: the request is public (a public key and names), so 0644.
+int writeTpmCsr(const std::string& configPath, const std::string& csrPath) {
+  using namespace lanyard;
+  auto config = daemon::loadConfig(configPath);
+  if (!config) {
+    std::fprintf(stderr, "lanyardd: %s\n", config.error().message.c_str());
+    return 1;
+  }
+  auto pem = svid::Authority::tpmCertificateRequest(config->authority);
+  if (!pem) {
+    std::fprintf(stderr, "lanyardd: %s\n", pem.error().message.c_str());
+    return 1;
+  }
+  if (auto written = fileio::writeAtomic(csrPath, *pem, 0644); !written) {
+    std::fprintf(stderr, "lanyardd: writing the certificate request: %s\n",
+                 written.error().message.c_str());
+    return 1;
+  }
+  std::fprintf(stderr,
+               "lanyardd: wrote %s, a certificate request for the TPM CA key in %s/tpm-ca.tpmkey.\n"
+               "Have your CA sign it as a CA certificate (basicConstraints CA:TRUE, keyUsage\n"
+               "keyCertSign) and set authority.tpm.cert_file to the result (docs/tpm.md).\n",
+               csrPath.c_str(), config->authority.dataDir.c_str());
+  return 0;
+}
 
 int runDaemon(int argc, char** argv) {
   using namespace lanyard;
@@ -25,12 +53,18 @@ int runDaemon(int argc, char** argv) {
   std::string configPath;
   std::string logLevel;
   bool printConfig = false;
+  std::string csrPath;
   app.add_option("-c,--config", configPath,
                  "configuration file (YAML); reloaded on SIGHUP and on change")
       ->check(CLI::ExistingFile);
   app.add_option("--log-level", logLevel, "override log_level: debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.add_flag("--print-config", printConfig, "print the effective configuration as YAML and exit");
+  app.add_option("--tpm-csr", csrPath,
+                 "with authority.upstream: tpm, write a certificate signing request for the "
+                 "TPM-resident CA key (created when missing) to this file and exit; an "
+                 "operator's CA signs it for authority.tpm.cert_file (docs/tpm.md)")
+      ->needs("--config");
   app.set_version_flag("--version", std::string("lanyardd ") + LANYARD_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -50,6 +84,9 @@ int runDaemon(int argc, char** argv) {
     }
     std::fputs(daemon::toYaml(*config).c_str(), stdout);
     return 0;
+  }
+  if (!csrPath.empty()) {
+    return writeTpmCsr(*options.configPath, csrPath);
   }
   auto d = daemon::Daemon::create(std::move(options));
   if (!d) {

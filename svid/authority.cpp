@@ -114,11 +114,6 @@ Result<void> Authority::loadUpstream() {
                 "configuring disk upstream: authority.disk needs cert_file and key_file");
   }
   auto doing = [&](const std::string& file) { return "loading upstream CA from " + file; };
-  LANYARD_TRY(std::string certText, fileio::read(certFile));
-  auto chain = parsePemCertificates(certText);
-  if (!chain) {
-    return fail(chain.error().wrap(doing(certFile)));
-  }
   auto keyText = fileio::readSecret(keyFile);
   if (!keyText) {
     return fail(keyText.error().wrap(doing(keyFile)));
@@ -128,10 +123,27 @@ Result<void> Authority::loadUpstream() {
   if (!key) {
     return fail(key.error().wrap(doing(keyFile)));
   }
+  LANYARD_TRY_VOID(loadUpstreamChain(
+      certFile, config_.upstreamBundleFile, "authority.disk.bundle_file", key->get(),
+      doing(keyFile) + ": key does not match the certificate in " + certFile));
+  upstream_.key = std::move(*key);
+  return {};
+}
+
+Result<void> Authority::loadUpstreamChain(const std::string& certFile,
+                                          const std::string& bundleFile,
+                                          const std::string& bundleKey, EVP_PKEY* publicKey,
+                                          const std::string& mismatch) {
+  auto doing = [&](const std::string& file) { return "loading upstream CA from " + file; };
+  LANYARD_TRY(std::string certText, fileio::read(certFile));
+  auto chain = parsePemCertificates(certText);
+  if (!chain) {
+    return fail(chain.error().wrap(doing(certFile)));
+  }
   X509* cert = (*chain)[0].get();
-  if (!keyMatchesCertificate(cert, key->get())) {
-    return fail(Code::InvalidArgument,
-                doing(keyFile) + ": key does not match the certificate in " + certFile);
+  if (!keyMatchesCertificate(cert, publicKey)) {
+    ERR_clear_error();
+    return fail(Code::InvalidArgument, mismatch);
   }
   if ((X509_get_extension_flags(cert) & EXFLAG_CA) == 0 ||
       (X509_get_key_usage(cert) & X509v3_KU_KEY_CERT_SIGN) == 0) {
@@ -155,11 +167,11 @@ Result<void> Authority::loadUpstream() {
       upstream_.intermediates.push_back(ossl::upRef(c.get()));
     }
   }
-  if (!config_.upstreamBundleFile.empty()) {
-    LANYARD_TRY(std::string bundleText, fileio::read(config_.upstreamBundleFile));
+  if (!bundleFile.empty()) {
+    LANYARD_TRY(std::string bundleText, fileio::read(bundleFile));
     auto roots = parsePemCertificates(bundleText);
     if (!roots) {
-      return fail(roots.error().wrap(doing(config_.upstreamBundleFile)));
+      return fail(roots.error().wrap(doing(bundleFile)));
     }
     for (auto& r : *roots) {
       upstream_.roots.push_back(std::move(r));
@@ -167,12 +179,27 @@ Result<void> Authority::loadUpstream() {
   }
   if (upstream_.roots.empty()) {
     return fail(Code::InvalidArgument, doing(certFile) +
-                                           ": the chain does not end in a self-signed root; set "
-                                           "authority.disk.bundle_file to the upstream roots");
+                                           ": the chain does not end in a self-signed root; set " +
+                                           bundleKey + " to the upstream roots");
   }
   upstream_.cert = std::move((*chain)[0]);
-  upstream_.key = std::move(*key);
   return {};
+}
+
+Result<std::string> Authority::tpmCertificateRequest(const AuthorityConfig& config) {
+  if (config.upstream != UpstreamMode::Tpm) {
+    return fail(Code::InvalidArgument,
+                "making a certificate request for the TPM CA key: authority.upstream is " +
+                    std::string(upstreamModeName(config.upstream)) + ", not tpm");
+  }
+  LANYARD_TRY_VOID(fileio::makeDirs(config.dataDir, 0700));
+  auto key = TpmSigningKey::loadOrCreate(config.tpmTcti, config.dataDir + "/tpm-ca.tpmkey");
+  if (!key) {
+    return fail(key.error().wrap("loading the TPM upstream CA key"));
+  }
+  TpmSigningKey* tpm = key->get();
+  return makeCaRequestPem(config.trustDomain, "lanyard tpm ca", tpm->publicKey(),
+                          [tpm](std::string_view tbs) { return tpm->sign(tbs); });
 }
 
 Result<void> Authority::loadTpmUpstream() {
@@ -183,6 +210,41 @@ Result<void> Authority::loadTpmUpstream() {
     return fail(key.error().wrap("loading the TPM upstream CA key"));
   }
   tpmKey_ = std::move(*key);
+  if (!config_.tpmCertFile.empty()) {
+    // An operator's CA issued the TPM key's certificate: the key is an intermediate and the
+    // bundle is the operator's roots.
+    const std::string& certFile = config_.tpmCertFile;
+    LANYARD_TRY_VOID(loadUpstreamChain(
+        certFile, config_.tpmBundleFile, "authority.tpm.bundle_file", tpmKey_->publicKey(),
+        "loading the TPM CA certificate from " + certFile + ": it is not for the TPM key in " +
+            blobPath + " (sign a request for that key: lanyardd --tpm-csr FILE)"));
+    ossl::UniquePtr<X509_STORE> store(X509_STORE_new());
+    ossl::UniquePtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
+    STACK_OF(X509)* untrusted = sk_X509_new_null();
+    bool ok = store && ctx && untrusted;
+    for (const auto& r : upstream_.roots) {
+      ok = ok && X509_STORE_add_cert(store.get(), r.get()) == 1;
+    }
+    for (const auto& c : upstream_.intermediates) {
+      ok = ok && sk_X509_push(untrusted, c.get()) > 0;
+    }
+    ok = ok && X509_STORE_CTX_init(ctx.get(), store.get(), upstream_.cert.get(), untrusted) == 1;
+    if (ok) {
+      X509_STORE_CTX_set_time(ctx.get(), 0, static_cast<time_t>(unixSeconds(clock_.now())));
+      ok = X509_verify_cert(ctx.get()) == 1;
+    }
+    const int err = ctx ? X509_STORE_CTX_get_error(ctx.get()) : X509_V_ERR_UNSPECIFIED;
+    sk_X509_free(untrusted);
+    ERR_clear_error();
+    if (!ok) {
+      return fail(Code::FailedPrecondition, "loading the TPM CA certificate from " + certFile +
+                                                ": it does not chain to the upstream roots: " +
+                                                X509_verify_cert_error_string(err));
+    }
+    log::get("svid")->info("the TPM CA key is an intermediate: certificate {} (valid until {})",
+                           certFile, unixSeconds(x509fields::notAfter(upstream_.cert.get())));
+    return {};
+  }
   ossl::UniquePtr<X509> cert;
   if (fileio::exists(certPath)) {
     LANYARD_TRY(std::string text, fileio::read(certPath));

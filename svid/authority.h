@@ -38,10 +38,15 @@ struct AuthorityConfig {
   std::string upstreamCertFile{};
   std::string upstreamKeyFile{};
   std::string upstreamBundleFile{};
-  /// Tpm mode: the TCTI of the TPM that holds the root CA key (tss2 syntax). The key's
-  /// TPM-wrapped blob is <dataDir>/tpm-ca.tpmkey, its self-signed certificate
-  /// <dataDir>/tpm-ca.pem (valid kTpmRootLifetime); both are made on first start.
+  /// Tpm mode: the TCTI of the TPM that holds the CA key (tss2 syntax). The key's
+  /// TPM-wrapped blob is <dataDir>/tpm-ca.tpmkey, made on first start. Its certificate is
+  /// `tpmCertFile` when set: issued by an operator's CA from tpmCertificateRequest() (PEM, may
+  /// be followed by its chain; `tpmBundleFile` holds the roots when the chain does not end in
+  /// one), so that the TPM key is an intermediate of the trust domain. Otherwise the key is a
+  /// root with a self-signed certificate <dataDir>/tpm-ca.pem (valid kTpmRootLifetime).
   std::string tpmTcti{"device:/dev/tpmrm0"};
+  std::string tpmCertFile{};
+  std::string tpmBundleFile{};
   /// Lifetime of each CA generation (SPIRE default 24 h).
   Seconds caTtl{24 * 3600};
   /// Non-zero (disk and tpm upstreams; tpm sets it from authority.tpm.issuing_ttl): the X.509
@@ -78,6 +83,11 @@ class Authority {
   /// store's error on bad state files; never replaces an existing root silently.
   static Result<std::unique_ptr<Authority>> create(AuthorityConfig config, const Clock& clock);
 
+  /// Tpm mode: loads the TPM-resident CA key (creating it, and `config.dataDir`, when there is
+  /// none) and returns a PEM certificate signing request for it, signed by the TPM
+  /// (makeCaRequestPem). An operator's CA signs it; the result goes in authority.tpm.cert_file.
+  static Result<std::string> tpmCertificateRequest(const AuthorityConfig& config);
+
   /// The current snapshot. Thread-safe.
   std::shared_ptr<const AuthoritySnapshot> current() const;
 
@@ -107,6 +117,12 @@ class Authority {
 
   Result<void> loadUpstream();
   Result<void> loadTpmUpstream();
+  // Reads `certFile` (an upstream CA certificate, then its chain) and `bundleFile` (optional
+  // roots) into upstream_ after checking that the certificate is for `publicKey` (else fails
+  // with `mismatch`), is a CA with keyCertSign, may sign a CA below it, and has roots.
+  Result<void> loadUpstreamChain(const std::string& certFile, const std::string& bundleFile,
+                                 const std::string& bundleKey, EVP_PKEY* publicKey,
+                                 const std::string& mismatch);
   // Signs `params` for `subjectKey` with the upstream (disk or TPM) key.
   Result<ossl::UniquePtr<X509>> signByUpstream(const CaCertParams& params, EVP_PKEY* subjectKey);
   Result<CaSlot> newSlot(SysTime now);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "svid/der_writer.h"
 #include "svid/key.h"
@@ -61,6 +62,21 @@ std::string derOf(int len, unsigned char* der) {
   return out;
 }
 
+// Certificate and CertificationRequest alike: SEQUENCE { to-be-signed, AlgorithmIdentifier,
+// BIT STRING signature }, the signature made by `signer` over `tbs`.
+Result<std::string> externallySigned(const std::string& tbs, const X509_ALGOR* alg,
+                                     const ExternalSigner& signer) {
+  unsigned char* raw = nullptr;
+  int len = i2d_X509_ALGOR(alg, &raw);
+  if (len <= 0) {
+    return ossl::fail("encoding the signature algorithm");
+  }
+  const std::string algDer = derOf(len, raw);
+  LANYARD_TRY(std::string sig, signer(tbs));
+  std::string body = tbs + algDer + der::tlv(der::kBitString, std::string(1, '\0') + sig);
+  return der::tlv(der::kSequence, body);
+}
+
 }  // namespace
 
 Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_PKEY* subjectKey,
@@ -86,16 +102,11 @@ Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_
   const ASN1_BIT_STRING* oldSig = nullptr;
   const X509_ALGOR* alg = nullptr;
   X509_get0_signature(&oldSig, &alg, cert.get());
-  raw = nullptr;
-  len = i2d_X509_ALGOR(alg, &raw);
-  if (len <= 0) {
-    return ossl::fail("encoding the CA certificate's signature algorithm");
+  auto certDerResult = externallySigned(tbs, alg, signer);
+  if (!certDerResult) {
+    return fail(certDerResult.error().wrap("signing the CA certificate"));
   }
-  const std::string algDer = derOf(len, raw);
-  LANYARD_TRY(std::string sig, signer(tbs));
-  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, BIT STRING signature }
-  std::string body = tbs + algDer + der::tlv(der::kBitString, std::string(1, '\0') + sig);
-  const std::string certDer = der::tlv(der::kSequence, body);
+  const std::string certDer = std::move(*certDerResult);
   const auto* p = reinterpret_cast<const unsigned char*>(certDer.data());
   ossl::UniquePtr<X509> signedCert(d2i_X509(nullptr, &p, static_cast<long>(certDer.size())));
   if (!signedCert) {
@@ -108,6 +119,70 @@ Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_
                 "its public key");
   }
   return signedCert;
+}
+
+Result<std::string> makeCaRequestPem(const TrustDomain& td, const std::string& commonName,
+                                     EVP_PKEY* publicKey, const ExternalSigner& signer) {
+  namespace f = x509fields;
+  ossl::UniquePtr<X509_REQ> req(X509_REQ_new());
+  if (!req || X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) != 1) {
+    return ossl::fail("creating the certificate request");
+  }
+  LANYARD_TRY(auto subject, f::makeName({{"C", "US"}, {"O", "SPIFFE"}, {"CN", commonName}}));
+  if (X509_REQ_set_subject_name(req.get(), subject.get()) != 1 ||
+      X509_REQ_set_pubkey(req.get(), publicKey) != 1) {
+    return ossl::fail("setting the certificate request's subject and key");
+  }
+  LANYARD_TRY(auto bc, f::basicConstraints(true, -1));
+  LANYARD_TRY(auto ku, f::keyUsage(KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_DIGITAL_SIGNATURE));
+  LANYARD_TRY(auto san, f::subjectAltNames(td.idString(), {}, false));
+  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+  bool added = exts != nullptr;
+  for (X509_EXTENSION* ext : {bc.get(), ku.get(), san.get()}) {
+    added = added && sk_X509_EXTENSION_push(exts, ext) > 0;
+  }
+  added = added && X509_REQ_add_extensions(req.get(), exts) == 1;
+  sk_X509_EXTENSION_free(exts);  // the extensions themselves are owned above
+  if (!added) {
+    return ossl::fail("adding the certificate request's extensions");
+  }
+  // As for certificates: a throwaway key fills in the AlgorithmIdentifier, then the signer's
+  // signature over the same CertificationRequestInfo replaces its signature.
+  LANYARD_TRY(auto stand, generateKey(KeyType::EcP256));
+  if (X509_REQ_sign(req.get(), stand.get(), EVP_sha256()) <= 0) {
+    return ossl::fail("preparing the certificate request");
+  }
+  unsigned char* raw = nullptr;
+  int len = i2d_re_X509_REQ_tbs(req.get(), &raw);
+  if (len <= 0) {
+    return ossl::fail("encoding the CertificationRequestInfo");
+  }
+  const std::string tbs = derOf(len, raw);
+  const ASN1_BIT_STRING* oldSig = nullptr;
+  const X509_ALGOR* alg = nullptr;
+  X509_REQ_get0_signature(req.get(), &oldSig, &alg);
+  auto reqDer = externallySigned(tbs, alg, signer);
+  if (!reqDer) {
+    return fail(reqDer.error().wrap("signing the certificate request"));
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(reqDer->data());
+  ossl::UniquePtr<X509_REQ> signedReq(d2i_X509_REQ(nullptr, &p, static_cast<long>(reqDer->size())));
+  if (!signedReq) {
+    return ossl::fail("re-reading the signed certificate request");
+  }
+  if (X509_REQ_verify(signedReq.get(), publicKey) != 1) {
+    ERR_clear_error();
+    return fail(Code::FailedPrecondition,
+                "making the certificate request: the signer's signature does not verify with "
+                "its public key");
+  }
+  ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_REQ(bio.get(), signedReq.get()) != 1) {
+    return ossl::fail("encoding the certificate request as PEM");
+  }
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(n));
 }
 
 bool isSelfSigned(X509* cert) {

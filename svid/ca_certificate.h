@@ -44,6 +44,15 @@ Result<ossl::UniquePtr<X509>> makeCaCertificate(const CaCertParams& params, EVP_
                                                 X509* issuer, EVP_PKEY* issuerPublic,
                                                 const ExternalSigner& signer);
 
+/// A PKCS#10 certificate signing request (PEM) for a CA key held by `signer` (public key
+/// `publicKey`): subject C=US, O=SPIFFE, CN=commonName, and requested extensions as
+/// makeCaCertificate sets them (critical basicConstraints cA=TRUE, critical keyUsage
+/// keyCertSign, cRLSign and digitalSignature, URI SAN spiffe://<td>), signed
+/// ecdsa-with-SHA256 by `signer` and verified before it is returned. For an operator's CA to
+/// make the TPM-resident key an intermediate of the trust domain.
+Result<std::string> makeCaRequestPem(const TrustDomain& td, const std::string& commonName,
+                                     EVP_PKEY* publicKey, const ExternalSigner& signer);
+
 /// True when the certificate's subject and issuer match and it verifies with its own key.
 bool isSelfSigned(X509* cert);
 

@@ -99,6 +99,8 @@ void requireSameConfig(const Config& a, const Config& b) {
   CHECK(a.authority.upstreamKeyFile == b.authority.upstreamKeyFile);
   CHECK(a.authority.tpmTcti == b.authority.tpmTcti);
   CHECK(a.authority.issuingTtl == b.authority.issuingTtl);
+  CHECK(a.authority.tpmCertFile == b.authority.tpmCertFile);
+  CHECK(a.authority.tpmBundleFile == b.authority.tpmBundleFile);
   CHECK(a.authority.upstreamBundleFile == b.authority.upstreamBundleFile);
   CHECK(a.authority.caTtl == b.authority.caTtl);
   CHECK(a.authority.caKeyType == b.authority.caKeyType);
@@ -373,7 +375,13 @@ TEST_CASE("the authority section is checked key by key", "[daemon][config]") {
       {"authority:\n  upstream: tpm\n  disk: {cert_file: a.pem, key_file: a.key}\n",
        "config.yaml:4: authority.disk: only used with upstream: disk (upstream is tpm)"},
       {"authority:\n  upstream: tpm\n  tpm:\n    device: /dev/tpmrm0\n",
-       "config.yaml:5: authority.tpm.device: unknown key (known keys here: tcti, issuing_ttl)"},
+       "config.yaml:5: authority.tpm.device: unknown key (known keys here: tcti, issuing_ttl, "
+       "cert_file, bundle_file)"},
+      {"authority:\n  upstream: tpm\n  tpm:\n    bundle_file: roots.pem\n",
+       "config.yaml:5: authority.tpm.bundle_file: only used with authority.tpm.cert_file (the "
+       "roots of its chain)"},
+      {"authority:\n  upstream: tpm\n  tpm:\n    cert_file: \"\"\n",
+       "config.yaml:5: authority.tpm.cert_file: empty path"},
       {"authority:\n  upstream: tpm\n  tpm:\n    issuing_ttl: 30s\n",
        "config.yaml:5: authority.tpm.issuing_ttl: must be at least 1m"},
       {"authority:\n  upstream: tpm\n  tpm:\n    issuing_ttl: soon\n",
@@ -479,6 +487,19 @@ TEST_CASE("authority.upstream: tpm takes a TCTI and round-trips", "[daemon][conf
   CHECK(back->authority.upstream == svid::UpstreamMode::Tpm);
   CHECK(back->authority.tpmTcti == set->authority.tpmTcti);
   CHECK(back->authority.issuingTtl == set->authority.issuingTtl);
+  CHECK(set->authority.tpmCertFile.empty());
+  // An operator-issued certificate for the TPM key (relative paths are the config file's).
+  auto issued = parseConfig(
+      "trust_domain: example.org\nauthority:\n  upstream: tpm\n  tpm:\n"
+      "    cert_file: /etc/lanyard/tpm-ca.pem\n    bundle_file: /etc/lanyard/roots.pem\n",
+      "c.yaml");
+  REQUIRE(issued);
+  CHECK(issued->authority.tpmCertFile == "/etc/lanyard/tpm-ca.pem");
+  CHECK(issued->authority.tpmBundleFile == "/etc/lanyard/roots.pem");
+  auto issuedBack = parseConfig(toYaml(*issued), "c.yaml");
+  REQUIRE(issuedBack);
+  CHECK(issuedBack->authority.tpmCertFile == issued->authority.tpmCertFile);
+  CHECK(issuedBack->authority.tpmBundleFile == issued->authority.tpmBundleFile);
   // Other upstreams keep each generation's X.509 CA on disk.
   auto disk = parseConfig("trust_domain: example.org\n", "c.yaml");
   REQUIRE(disk);

@@ -507,6 +507,106 @@ def tpm_issuing_renewal(t, tpm):
           "the renewal is not logged")
 
 
+@case("authority.tpm.cert_file: `lanyardd --tpm-csr` writes a request signed by the TPM key "
+      "(openssl req -verify); an operator CA made with the openssl CLI signs it; SVIDs then chain "
+      "leaf → issuing CA → the TPM intermediate and the bundle is the operator's root (openssl "
+      "verify -x509_strict); a certificate for another key, one that is not a CA and one from "
+      "another CA (with and without bundle_file) are refused at startup, naming the file")
+def tpm_ca_operator_issued(t, tpm):
+    csr = t.path("tpm.csr")
+    harness.write_atomically(t.config_path, t.config([PLAIN_ENTRY]))
+    r = subprocess.run([harness.daemon_path(), "--config", t.config_path, "--tpm-csr", csr],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 1 and "authority.upstream is self_signed, not tpm" in r.stderr
+          and not os.path.exists(csr), "--tpm-csr without upstream: tpm: rc %d, %s"
+          % (r.returncode, r.stderr))
+    harness.write_atomically(t.config_path, t.config([PLAIN_ENTRY],
+                                                     extra=tpm_authority(tpm.tcti)))
+    r = subprocess.run([harness.daemon_path(), "--config", t.config_path, "--tpm-csr", csr],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, "lanyardd --tpm-csr failed (rc %d): %s" % (r.returncode, r.stderr))
+    check("authority.tpm.cert_file" in r.stderr, "--tpm-csr does not say what to do next:\n"
+          + r.stderr)
+    check(os.path.exists(os.path.join(t.data_dir, "tpm-ca.tpmkey")),
+          "--tpm-csr did not create the TPM key")
+    shown = openssl("req", "-in", csr, "-verify", "-noout", "-text")
+    for want in ("verify OK", "CN = lanyard tpm ca", "CA:TRUE", "Certificate Sign",
+                 "URI:spiffe://example.org", "ecdsa-with-SHA256"):
+        check(want in shown, "openssl req -text of the request lacks %r:\n%s" % (want, shown))
+
+    # The operator's CA, made with the openssl CLI alone.
+    root_key, root_pem = t.path("corp-root.key"), t.path("corp-root.pem")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", root_key, "-out", root_pem, "-subj", "/O=corp/CN=corp root", "-days", "30",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def issue(request, out, ca=True, ca_pem=root_pem, ca_key=root_key):
+        ext = t.path("ext.cnf")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:%s\n" % ("TRUE" if ca else "FALSE"))
+            f.write("keyUsage=critical,%s\n" % ("keyCertSign,cRLSign,digitalSignature" if ca
+                                                else "digitalSignature"))
+            f.write("subjectAltName=URI:spiffe://example.org\n")
+            f.write("subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+        openssl("x509", "-req", "-in", request, "-CA", ca_pem, "-CAkey", ca_key, "-set_serial",
+                str(int.from_bytes(os.urandom(8), "big")), "-days", "7", "-extfile", ext,
+                "-out", out)
+        return out
+
+    issued = issue(csr, t.path("tpm-ca-issued.pem"))
+    extra = tpm_authority(tpm.tcti) + "    cert_file: %s\n    bundle_file: %s\n" % (issued,
+                                                                                   root_pem)
+    d = t.start_daemon(t.config([PLAIN_ENTRY], extra=extra))
+    chain, bundle = svid_chain(t, t.dir)
+    from cryptography import x509 as cx509
+    with open(issued, "rb") as f:
+        intermediate = cx509.load_pem_x509_certificate(f.read())
+    with open(root_pem, "rb") as f:
+        root = cx509.load_pem_x509_certificate(f.read())
+    check(len(chain) == 3 and chain[2] == intermediate,
+          "x509_svid is not leaf, issuing CA, the TPM intermediate (%d certificates)" % len(chain))
+    check(bundle == [root], "the X.509 bundle is not exactly the operator's root")
+    check("the TPM CA key is an intermediate" in d.log(), "the intermediate is not logged")
+    d.stop()
+
+    def refused(cert, want, bundle=None):
+        path = t.path("refused.yaml")
+        extra = tpm_authority(tpm.tcti) + "    cert_file: %s\n" % cert
+        if bundle:
+            extra += "    bundle_file: %s\n" % bundle
+        harness.write_atomically(path, t.config([PLAIN_ENTRY], extra=extra))
+        r = subprocess.run([harness.daemon_path(), "--config", path], capture_output=True,
+                           text=True, timeout=30)
+        output = r.stdout + r.stderr
+        check(r.returncode != 0, "lanyardd started with %s" % cert)
+        check(cert in output and want in output,
+              "the refusal of %s does not say %r:\n%s" % (cert, want, output))
+
+    other_key, other_csr = t.path("other.key"), t.path("other.csr")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", other_key, "-out", other_csr, "-subj", "/CN=not the tpm")
+    refused(issue(other_csr, t.path("other-key.pem")), "it is not for the TPM key")
+    refused(issue(csr, t.path("not-ca.pem"), ca=False), "is not a CA")
+    stranger_key, stranger_pem = t.path("stranger.key"), t.path("stranger.pem")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", stranger_key, "-out", stranger_pem, "-subj", "/CN=stranger", "-days", "30",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    # Signed by a CA that is neither in the chain nor in the bundle: no root at all, or roots
+    # that did not sign it.
+    stranger_issued = issue(csr, t.path("stranger-issued.pem"), ca_pem=stranger_pem,
+                            ca_key=stranger_key)
+    refused(stranger_issued, "does not end in a self-signed root")
+    refused(stranger_issued, "does not chain to the upstream roots", bundle=root_pem)
+
+
+def openssl(*args):
+    r = subprocess.run(["openssl"] + list(args), capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, "openssl %s failed: %s" % (" ".join(args[:2]), r.stderr))
+    return r.stdout + r.stderr
+
+
 # --- driver ----------------------------------------------------------------------------------
 
 def missing_requirement():
