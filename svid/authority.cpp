@@ -5,15 +5,36 @@
 #include <algorithm>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "common/file_io.h"
 #include "common/log.h"
 #include "svid/ca_certificate.h"
+#include "svid/encoding.h"
 #include "svid/jwk.h"
 #include "svid/x509_fields.h"
 
 namespace lanyard::svid {
 namespace {
+
+// base64url(SHA-256) over the DER of each upstream root, in order: what the X.509 bundle gets
+// from the upstream. Empty without an upstream.
+std::string rootsDigest(const std::vector<ossl::UniquePtr<X509>>& roots) {
+  if (roots.empty()) {
+    return {};
+  }
+  std::string all;
+  for (const auto& r : roots) {
+    auto der = certificateToDer(r.get());
+    all += der ? *der : std::string();
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(all.data(), all.size(), out, &len, EVP_sha256(), nullptr) != 1) {
+    return {};
+  }
+  return base64UrlEncode(std::string_view(reinterpret_cast<const char*>(out), len));
+}
 
 SysTime slotNotBefore(const CaSlot& s) { return s.notBefore; }
 SysTime slotNotAfter(const CaSlot& s) { return s.notAfter; }
@@ -96,6 +117,17 @@ Result<std::unique_ptr<Authority>> Authority::create(AuthorityConfig config, con
   // With an in-memory issuing CA, rewrite the manifest at start: it records each generation's
   // lifetime and drops CA files an older daemon persisted.
   a->dirty_ = loaded && a->config_.issuingTtl > Seconds(0);
+  // Upstream roots changed by configuration since the state was saved (a new bundle_file, a
+  // TPM key certified by another CA): the bundle's content changed, so does its sequence
+  // (BUNDLE-2).
+  const std::string roots = rootsDigest(a->upstream_.roots);
+  if (loaded && a->state_.upstreamRoots != roots) {
+    ++a->state_.sequence;
+    log::get("svid")->info("the upstream roots differ from the last run's: bundle sequence {}",
+                           a->state_.sequence);
+    a->dirty_ = true;
+  }
+  a->state_.upstreamRoots = roots;
   auto changed = a->advance(clock.now());
   if (!changed) {
     return fail(changed.error());

@@ -183,6 +183,7 @@ Result<std::optional<AuthorityState>> AuthorityStore::load() const {
                                     " is configured (changing it would change the bundle)");
     }
     state.sequence = m.at("sequence").get<uint64_t>();
+    state.upstreamRoots = m.value("upstream_roots", std::string());
     state.nextSlotId = m.at("next_slot").get<uint64_t>();
     for (const auto& s : m.at("slots")) {
       uint64_t id = s.at("id").get<uint64_t>();
@@ -251,6 +252,9 @@ Result<void> AuthorityStore::save(const AuthorityState& state) const {
   nlohmann::json m = {{"version", kManifestVersion},   {"trust_domain", td_.name()},
                       {"upstream", upstream_},         {"sequence", state.sequence},
                       {"next_slot", state.nextSlotId}, {"slots", slots}};
+  if (!state.upstreamRoots.empty()) {
+    m["upstream_roots"] = state.upstreamRoots;
+  }
   LANYARD_TRY_VOID(fileio::writeAtomic(manifest_, m.dump(2) + "\n", 0600));
   committed_.clear();
   for (const auto& slot : state.slots) {

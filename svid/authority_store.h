@@ -42,6 +42,10 @@ struct CaSlot {
 struct AuthorityState {
   uint64_t sequence = 0;  // spiffe_sequence of the current bundle (BUNDLE-2)
   uint64_t nextSlotId = 1;
+  // Digest of the upstream roots the bundle held when this state was saved (empty: none, or a
+  // manifest written before it was recorded): a configuration change of the roots is a bundle
+  // change, so it must move the sequence too.
+  std::string upstreamRoots;
   std::vector<CaSlot> slots;
 };
 

@@ -288,6 +288,38 @@ namespace {
 // An operator's CA made with plain OpenSSL: an SKI that is not SHA-1 of the key (RFC 7093
 // style), a notAfter of 9999-12-31 ("no well-defined expiration") and an optional path length.
 
+TEST_CASE("a configuration change of the upstream roots moves the bundle's sequence (BUNDLE-2)",
+          "[svid][authority]") {
+  FakeClock clock(kStart);
+  Upstream u;
+  writeUpstream(u, kStart, false);
+  testing::TempDir data;
+  auto cfg = diskConfig(u, data.path());
+  uint64_t first = 0;
+  {
+    auto a = Authority::create(cfg, clock);
+    REQUIRE(a);
+    first = *(*a)->current()->bundle->sequence();
+  }
+  {
+    auto same = Authority::create(cfg, clock);  // same roots: same sequence
+    REQUIRE(same);
+    CHECK((*same)->current()->bundle->sequence() == first);
+  }
+  auto extra = testing::makeTestCa("corp.example", kStart);
+  REQUIRE(fileio::writeAtomic(u.dir.file("roots.pem"), *certificateToPem(extra.cert.get()), 0644));
+  cfg.upstreamBundleFile = u.dir.file("roots.pem");
+  {
+    auto more = Authority::create(cfg, clock);
+    REQUIRE(more);
+    CHECK((*more)->current()->bundle->x509Authorities().size() == 2);
+    CHECK((*more)->current()->bundle->sequence() == first + 1);
+  }
+  auto again = Authority::create(cfg, clock);
+  REQUIRE(again);
+  CHECK((*again)->current()->bundle->sequence() == first + 1);
+}
+
 // --- In-memory issuing CA (authority.upstream: tpm sets issuingTtl; disk stands in here) ---
 
 AuthorityConfig inMemoryIssuing(const Upstream& u, const std::string& dataDir) {
